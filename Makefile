@@ -1,0 +1,33 @@
+# Two commands from a fresh clone: `make demo` and `make test` (they create .venv and install into it).
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+WORKSPACE ?= workspace
+
+.PHONY: install demo test lint bench sample clean
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	@$(PY) -m venv $(VENV) || { echo "python3-venv отсутствует — ставлю из Debian"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PY) -m venv $(VENV); }
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c requirements/constraints.txt -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/vsoko demo --workspace $(WORKSPACE)
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -q -n 2
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(WORKSPACE) .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Analyses: one public entry point per module."""

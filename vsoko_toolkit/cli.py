@@ -1,0 +1,146 @@
+"""Командная строка `vsoko` (messages for people in Russian)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import VsokoError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    help="ВСОКО: загрузка и проверка данных школы, анализ и книга проблемно-ориентированного анализа.",
+)
+console = Console()
+err = Console(stderr=True)
+
+
+def _fail(exc: Exception) -> None:
+    err.print(f"[bold red]Ошибка:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _report_table(rep, title: str) -> Table:
+    t = Table(title=title)
+    for col in ("таблица", "файл", "кодировка", "прочитано", "принято", "отклонено"):
+        t.add_column(col, justify="right" if col in ("прочитано", "принято", "отклонено") else "left")
+    for r in rep.tables.itertuples():
+        style = "red" if r.rejected else None
+        t.add_row(r.table, r.file, r.encoding, f"{r.read:,}".replace(",", " "),
+                  f"{r.accepted:,}".replace(",", " "), f"{r.rejected:,}".replace(",", " "), style=style)
+    return t
+
+
+def _print_report(rep, title: str) -> None:
+    console.print(_report_table(rep, title))
+    if rep.n_rejected:
+        console.print(f"Отклонено строк: [red]{rep.n_rejected}[/]. Причины по каждой строке: {rep.rejects_path}")
+        top = rep.rejects.groupby(["table", "rule", "message"]).size().reset_index(name="n").head(10)
+        for r in top.itertuples():
+            console.print(f"  • {r.table}: {r.message} — {r.n}")
+    else:
+        console.print("[green]Все строки приняты.[/]")
+
+
+@app.command("validate")
+def validate_cmd(
+    data: Path = typer.Argument(..., help="Папка с таблицами (CSV/XLSX) по контракту данных."),
+    rejects: Path = typer.Option(None, "--rejects", help="Папка для файла отклонённых строк (по умолчанию ./rejects-ПАПКА)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+) -> None:
+    """Проверить папку с данными, ничего не загружая.
+
+    Пример: [bold]vsoko validate data_samples/municipality[/]
+    """
+    from .warehouse.ingest import validate_folder
+
+    try:
+        rep = validate_folder(data, rejects_dir=rejects or Path.cwd() / f"rejects-{data.resolve().name}",
+                              progress=progress)
+    except VsokoError as exc:
+        _fail(exc)
+    _print_report(rep, f"Проверка {data}")
+
+
+@app.command("ingest")
+def ingest_cmd(
+    data: Path = typer.Argument(..., help="Папка с таблицами (CSV/XLSX) по контракту данных."),
+    db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB (создаётся, если его нет)."),
+    rejects: Path = typer.Option(None, "--rejects", help="Папка для отклонённых строк (по умолчанию рядом с хранилищем)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+) -> None:
+    """Проверить папку и загрузить принятые строки в хранилище.
+
+    Повторная загрузка той же папки даёт то же хранилище; другие школы и годы не затрагиваются.
+
+    Пример: [bold]vsoko ingest data_samples/municipality --db workspace/vsoko.duckdb[/]
+    """
+    from .warehouse.ingest import ingest
+
+    try:
+        rep = ingest(data, db, rejects_dir=rejects, progress=progress)
+    except VsokoError as exc:
+        _fail(exc)
+    _print_report(rep, f"Загрузка {data} → {db}")
+
+
+@app.command("info")
+def info_cmd(db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB.")) -> None:
+    """Показать, что лежит в хранилище: школы, годы, объёмы таблиц.
+
+    Пример: [bold]vsoko info --db workspace/vsoko.duckdb[/]
+    """
+    from .warehouse.store import summary
+
+    try:
+        s = summary(db)
+    except VsokoError as exc:
+        _fail(exc)
+    t = Table(title=f"Хранилище {db}: школы и годы")
+    for col in ("школа", "название", "уч. год", "классов", "учеников", "отметок", "внешних работ"):
+        t.add_column(col)
+    for r in s["slices"].itertuples():
+        t.add_row(r.school_id, r.name, f"{r.year - 1}/{r.year}", str(r.classes), str(r.students),
+                  str(r.period_marks), str(r.assessments))
+    console.print(t)
+    tt = Table(title="Таблицы")
+    tt.add_column("таблица")
+    tt.add_column("строк", justify="right")
+    for r in s["tables"].itertuples():
+        tt.add_row(r.table, f"{r.rows:,}".replace(",", " "))
+    console.print(tt)
+    console.print(f"Загрузок: {len(s['ingests'])}")
+
+
+@app.command("synth")
+def synth_cmd(
+    out: Path = typer.Argument(..., help="Папка, куда записать таблицы муниципалитета."),
+    schools: int = typer.Option(4, "--schools", help="Число школ."),
+    years: int = typer.Option(4, "--years", help="Число учебных лет."),
+    seed: int = typer.Option(1, "--seed", help="Зерно генератора (тот же seed — те же данные)."),
+    last_year: int = typer.Option(2025, "--last-year", help="Последний учебный год (по году окончания)."),
+    null: bool = typer.Option(False, "--null", help="Без заложенных эффектов (нулевой муниципалитет)."),
+) -> None:
+    """Сгенерировать учебный муниципалитет с известной «правдой» (truth.json).
+
+    Пример: [bold]vsoko synth out/muni --schools 4 --years 4 --seed 1[/]
+    """
+    from .synth import Plants, generate_municipality
+
+    plants = Plants.null() if null else Plants()
+    generate_municipality(out, n_schools=schools, n_years=years, seed=seed, last_year=last_year, plants=plants)
+    console.print(f"Муниципалитет записан в {out} (школ: {schools}, лет: {years}, seed={seed}).")
+
+
+def main() -> None:  # pragma: no cover
+    try:
+        app()
+    except VsokoError as exc:
+        err.print(f"[bold red]Ошибка:[/] {exc}")
+        sys.exit(2)

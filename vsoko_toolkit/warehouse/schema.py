@@ -1,0 +1,46 @@
+"""The warehouse's table layout, derived from the contract spec."""
+
+from __future__ import annotations
+
+from ..contract.normalize import SQL_TYPES, q
+from ..contract.spec import TABLES, Table
+
+DERIVED = {
+    "class": (("school_id", "VARCHAR"), ("year", "BIGINT"), ("grade", "BIGINT")),
+    "student_year": (("school_id", "VARCHAR"), ("class_id", "VARCHAR"), ("grade", "BIGINT")),
+}
+SOURCE = (("_source_file", "VARCHAR"), ("_source_row", "BIGINT"))
+
+
+def contract_columns(table: Table) -> list[tuple[str, str]]:
+    """Typed contract columns (with ``mark_value`` after a mark column)."""
+    cols: list[tuple[str, str]] = []
+    for c in table.columns:
+        cols.append((c.name, SQL_TYPES[c.type]))
+        if c.type == "mark":
+            cols.append(("mark_value", "INTEGER"))
+    return cols
+
+
+def derived_columns(table: Table) -> list[tuple[str, str]]:
+    own = {c.name for c in table.columns}
+    return [(n, t) for n, t in DERIVED.get(table.slice_by, ()) if n not in own]
+
+
+def all_columns(table: Table) -> list[tuple[str, str]]:
+    return contract_columns(table) + derived_columns(table) + list(SOURCE)
+
+
+def create_tables(con) -> None:
+    """Create every warehouse table (idempotent) and the metadata tables."""
+    for t in TABLES.values():
+        cols = ", ".join(f"{q(n)} {typ}" for n, typ in all_columns(t))
+        con.execute(f"CREATE TABLE IF NOT EXISTS main.{q(t.name)} ({cols})")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS main._ingests (ingest_id BIGINT, started_at TIMESTAMP, folder VARCHAR, "
+        "toolkit_version VARCHAR)"
+    )
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS main._ingest_tables (ingest_id BIGINT, table_name VARCHAR, file VARCHAR, "
+        "encoding VARCHAR, n_read BIGINT, n_accepted BIGINT, n_rejected BIGINT)"
+    )
