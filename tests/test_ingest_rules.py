@@ -139,3 +139,11 @@ def test_xlsx_rows_are_numbered_as_in_excel(mini, tmp_path):
     (mini / "period_marks.csv").unlink()
     rep = validate_folder(mini)
     assert rep.rejects[["table", "row", "rule"]].values.tolist() == [["period_marks", 4, "range"]]
+
+
+def test_rows_appended_with_other_line_endings_are_not_merged(mini):
+    with open(mini / "period_marks.csv", "a", encoding="utf-8", newline="") as fh:
+        fh.write('""\n0002,S01-2025-5А,История,year,4\n')  # the file itself ends lines with \r\n
+    rep = validate_folder(mini)
+    pm = rep.tables.set_index("table").loc["period_marks"]
+    assert (pm.read, pm.accepted, pm.rejected) == (6, 5, 1)

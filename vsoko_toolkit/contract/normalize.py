@@ -63,15 +63,15 @@ def value_expr(col: Column, raw: str) -> str:
 
 
 def typed_select(table: Table, present: set[str], raw_table: str, row_expr: str) -> str:
-    """SELECT producing typed columns, status columns, ``_rid`` and ``_row`` from ``raw_table``."""
-    parts = ["rowid AS _rid", f"{row_expr} AS _row"]
+    """SELECT producing typed columns, status columns, ``_rid`` and ``_row`` from ``raw_table`` (aliased ``r``)."""
+    parts = ["r.rowid AS _rid", f"{row_expr} AS _row"]
     for col in table.columns:
         if col.name not in present:
             parts += [f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {q(col.name)}", f"CAST(1 AS TINYINT) AS {q(col.name + '__st')}"]
             if col.type == "mark":
                 parts.append(f"CAST(NULL AS INTEGER) AS {q('mark_value')}")
             continue
-        raw = q(col.name)
+        raw = "r." + q(col.name)
         val = value_expr(col, raw)
         parts.append(f"{val} AS {q(col.name)}")
         parts.append(
@@ -80,4 +80,4 @@ def typed_select(table: Table, present: set[str], raw_table: str, row_expr: str)
         )
         if col.type == "mark":
             parts.append(f"TRY_CAST({val} AS INTEGER) AS mark_value")
-    return f"SELECT {', '.join(parts)} FROM {raw_table}"
+    return f"SELECT {', '.join(parts)} FROM {raw_table} r"

@@ -64,21 +64,36 @@ def find_tables(folder: Path) -> dict[str, Path]:
     return found
 
 
-def detect_encoding(path: Path) -> str:
-    """``utf-8-sig``/``utf-8`` when the whole file decodes as UTF-8, else ``cp1251``."""
+def scan(path: Path) -> tuple[str, bool]:
+    """One pass over the bytes: the encoding, and whether line endings are mixed.
+
+    The encoding is ``utf-8-sig``/``utf-8`` when the whole file decodes as UTF-8,
+    else ``cp1251``. Mixed endings (``\\r\\n`` and bare ``\\n`` in one file, as
+    when rows were appended by another program) make CSV readers merge lines.
+    """
     dec = codecs.getincrementaldecoder("utf-8")()
+    utf8, crlf, lf, prev = True, 0, 0, b""
     with open(path, "rb") as f:
-        head = f.read(3)
-        bom = head == codecs.BOM_UTF8
-        data = head
-        try:
-            while data:
-                dec.decode(data)
-                data = f.read(_CHUNK)
-            dec.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1251"
-    return "utf-8-sig" if bom else "utf-8"
+        data = f.read(_CHUNK)
+        bom = data.startswith(codecs.BOM_UTF8)
+        while data:
+            if utf8:
+                try:
+                    dec.decode(data)
+                except UnicodeDecodeError:
+                    utf8 = False
+            joined = prev + data
+            crlf += joined.count(b"\r\n") - prev.count(b"\r\n")
+            lf += data.count(b"\n")
+            prev = data[-1:]
+            data = f.read(_CHUNK)
+        if utf8:
+            try:
+                dec.decode(b"", final=True)
+            except UnicodeDecodeError:
+                utf8 = False
+    encoding = ("utf-8-sig" if bom else "utf-8") if utf8 else "cp1251"
+    return encoding, 0 < crlf < lf
 
 
 def detect_delimiter(header: str) -> str:
@@ -129,7 +144,7 @@ def open_source(table: str, path: Path, workdir: Path) -> SourceFile:
 
 
 def _open_csv(table: str, path: Path, workdir: Path) -> SourceFile:
-    encoding = detect_encoding(path)
+    encoding, mixed_newlines = scan(path)
     with open(path, encoding=encoding, newline="") as f:
         header = f.readline().rstrip("\r\n")
     if not header.strip():
@@ -138,9 +153,12 @@ def _open_csv(table: str, path: Path, workdir: Path) -> SourceFile:
     names = next(csv.reader([header], delimiter=delimiter))
     columns = _header_names(table, path, names)
     csv_path = path
-    if encoding == "cp1251":
+    if encoding == "cp1251" or mixed_newlines:
+        # transcode to UTF-8 and/or unify line endings, streaming
         csv_path = Path(tempfile.mkstemp(prefix=f"{table}-", suffix=".csv", dir=workdir)[1])
-        with open(path, encoding="cp1251", newline="") as src, open(csv_path, "w", encoding="utf-8", newline="") as dst:
+        newline = None if mixed_newlines else ""
+        with open(path, encoding=encoding, newline=newline) as src, \
+                open(csv_path, "w", encoding="utf-8", newline="\n" if mixed_newlines else "") as dst:
             while chunk := src.read(_CHUNK):
                 dst.write(chunk)
     return SourceFile(table, path, csv_path, delimiter, columns, encoding)

@@ -59,7 +59,7 @@ def stage(con, src: SourceFile, workdir: Path) -> Staged:
             ) from exc
     con.execute(
         f"CREATE OR REPLACE TABLE stage.format_{t.name} AS SELECT line, min(column_name) AS column_name, "
-        f"min(csv_line) AS csv_line FROM {rt} GROUP BY line ORDER BY line"
+        f"trim(min(csv_line), chr(13) || chr(10)) AS csv_line FROM {rt} GROUP BY line ORDER BY line"
     )
     n_format = con.execute(f"SELECT count(*) FROM stage.format_{t.name}").fetchone()[0]
     if src.row_column:
@@ -70,9 +70,9 @@ def stage(con, src: SourceFile, workdir: Path) -> Staged:
             f"CREATE OR REPLACE TABLE stage.adj_{t.name} AS SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) "
             f"AS adj FROM stage.format_{t.name}"
         )
-        row_expr = f"rowid + 2 + (SELECT count(*) FROM stage.adj_{t.name} a WHERE a.adj <= rowid)"
+        row_expr = f"r.rowid + 2 + (SELECT count(*) FROM stage.adj_{t.name} a WHERE a.adj <= r.rowid)"
     else:
-        row_expr = "rowid + 2"
+        row_expr = "r.rowid + 2"
     present = set(src.columns)
     con.execute(f"CREATE OR REPLACE TABLE {typed} AS {typed_select(t, present, raw, row_expr)}")
     con.execute(f"CREATE OR REPLACE TABLE {rej} (_rid BIGINT, _row BIGINT, column_name VARCHAR, rule VARCHAR, value VARCHAR)")
