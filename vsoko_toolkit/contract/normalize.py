@@ -31,25 +31,18 @@ def _case(expr: str, mapping: dict[str, tuple[str, ...]]) -> str:
     return f"CASE lower({expr}) {whens} END"
 
 
-def _number(expr: str) -> str:
-    cleaned = f"replace(replace(replace({expr}, ' ', ''), chr(160), ''), ',', '.')"
-    return f"TRY_CAST({cleaned} AS DOUBLE)"
+def _integral(d: str, sql_type: str = "BIGINT") -> str:
+    return f"CASE WHEN {d} = round({d}) AND abs({d}) < 1e15 THEN CAST({d} AS {sql_type}) END"
 
 
-def _integral(expr: str) -> str:
-    d = _number(expr)
-    return f"CASE WHEN {d} = round({d}) AND abs({d}) < 1e15 THEN CAST({d} AS BIGINT) END"
-
-
-def value_expr(col: Column, raw: str) -> str:
-    """SQL for the typed value of ``col`` read from the text expression ``raw``."""
-    t = f"NULLIF(trim({raw}), '')"
+def _value(col: Column, t: str, d: str) -> str:
+    """The typed value from the trimmed text ``t`` and its number ``d`` (already parsed once)."""
     if col.type == "str":
         return t
     if col.type == "int":
-        return _integral(t)
+        return _integral(d)
     if col.type == "float":
-        return _number(t)
+        return d
     if col.type == "date":
         return (f"CAST(COALESCE(TRY_STRPTIME({t}, '%Y-%m-%d'), TRY_STRPTIME({t}, '%d.%m.%Y'), "
                 f"TRY_STRPTIME({t}, '%Y-%m-%d %H:%M:%S')) AS DATE)")
@@ -58,26 +51,44 @@ def value_expr(col: Column, raw: str) -> str:
     if col.type == "code":
         return _case(t, VOCABULARIES[col.vocab])
     if col.type == "mark":
-        return f"COALESCE(CAST({_integral(t)} AS VARCHAR), {_case(t, NON_NUMERIC_MARKS)})"
+        return f"COALESCE(CAST({_integral(d)} AS VARCHAR), {_case(t, NON_NUMERIC_MARKS)})"
     raise ValueError(col.type)
 
 
-def typed_select(table: Table, present: set[str], raw_table: str, row_expr: str) -> str:
-    """SELECT producing typed columns, status columns, ``_rid`` and ``_row`` from ``raw_table`` (aliased ``r``)."""
-    parts = ["r.rowid AS _rid", f"{row_expr} AS _row"]
-    for col in table.columns:
-        if col.name not in present:
-            parts += [f"CAST(NULL AS {SQL_TYPES[col.type]}) AS {q(col.name)}", f"CAST(1 AS TINYINT) AS {q(col.name + '__st')}"]
-            if col.type == "mark":
-                parts.append(f"CAST(NULL AS INTEGER) AS {q('mark_value')}")
+def typed_select(table: Table, present: set[str], source: str, keep: tuple[str, ...] = ()) -> str:
+    """SELECT of typed columns, statuses (``c__st``) and raw text (``raw__c``) from ``source``.
+
+    Parsing happens once per cell, in three nested levels: trim (``c__t``), number
+    (``c__d``), then typed value and status. Raw text is kept for non-text
+    columns (for the rejects file); text columns' raw value is their trimmed text.
+    ``keep`` names source columns carried through as ``raw__<name>``.
+    """
+    cols = [c for c in table.columns if c.name in present]
+    numeric = [c for c in cols if c.type in ("int", "float", "mark")]
+    l1 = [f"NULLIF(trim(r.{q(c.name)}), '') AS {q(c.name + '__t')}" for c in cols]
+    l1 += [f"r.{q(k)} AS {q('raw__' + k)}" for k in keep]
+    l2 = ["*"] + [
+        f"TRY_CAST(replace(replace(replace({q(c.name + '__t')}, ' ', ''), chr(160), ''), ',', '.') AS DOUBLE) "
+        f"AS {q(c.name + '__d')}" for c in numeric
+    ]
+    l3, l4 = [], []
+    for c in table.columns:
+        if c.name not in present:
+            l3.append(f"CAST(NULL AS {SQL_TYPES[c.type]}) AS {q(c.name)}")
+            l4 += [q(c.name), f"CAST(1 AS TINYINT) AS {q(c.name + '__st')}"]
+            if c.type == "mark":
+                l4.append("CAST(NULL AS INTEGER) AS mark_value")
             continue
-        raw = "r." + q(col.name)
-        val = value_expr(col, raw)
-        parts.append(f"{val} AS {q(col.name)}")
-        parts.append(
-            f"CAST(CASE WHEN NULLIF(trim({raw}), '') IS NULL THEN 1 WHEN ({val}) IS NULL THEN 2 ELSE 0 END AS TINYINT) "
-            f"AS {q(col.name + '__st')}"
-        )
-        if col.type == "mark":
-            parts.append(f"TRY_CAST({val} AS INTEGER) AS mark_value")
-    return f"SELECT {', '.join(parts)} FROM {raw_table} r"
+        t, d = q(c.name + "__t"), q(c.name + "__d")
+        l3 += [f"{_value(c, t, d)} AS {q(c.name)}", t]
+        l4 += [q(c.name), f"CAST(CASE WHEN {t} IS NULL THEN 1 WHEN {q(c.name)} IS NULL THEN 2 ELSE 0 END AS TINYINT) "
+                          f"AS {q(c.name + '__st')}"]
+        if c.type == "mark":
+            l3.append(f"{_integral(d, 'INTEGER')} AS mark_value")
+            l4.append("mark_value")
+        if c.type != "str":
+            l4.append(f"{t} AS {q('raw__' + c.name)}")
+    l3 += [q("raw__" + k) for k in keep]
+    l4 += [q("raw__" + k) for k in keep]
+    return (f"SELECT {', '.join(l4)} FROM (SELECT {', '.join(l3)} FROM (SELECT {', '.join(l2)} FROM "
+            f"(SELECT {', '.join(l1)} FROM {source} r)))")

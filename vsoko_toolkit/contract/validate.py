@@ -40,18 +40,22 @@ class Staged:
 
 
 def stage(con, src: SourceFile, workdir: Path) -> Staged:
-    """Read ``src`` as all-text into the stage; malformed lines go to rejects as rule ``format``."""
+    """Read ``src`` into the stage in one pass (typed values, statuses and raw text side by side).
+
+    Lines the CSV reader cannot split into the table's columns go to rejects as rule ``format``.
+    ``stage.<t>`` is a view adding ``_rid`` (record order) and ``_row`` (the row as the user sees it).
+    """
     t = TABLES[src.table]
-    raw, typed, rej = (f"stage.{p}_{t.name}" for p in ("raw", "typed", "rej"))
-    cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in src.columns) + "}"
-    rt, rs = f"rejects_{t.name}", f"rejects_scan_{t.name}"
+    store, typed, rej = (f"stage.{p}_{t.name}" for p in ("typed", "v", "rej"))
+    present = set(src.columns)
+    rt = f"rejects_{t.name}"
     try:
-        _read_raw(con, raw, src.csv_path, src, cols, rt, rs)
+        _read(con, store, src.csv_path, src, present, rt)
     except duckdb.Error:
-        # mixed line endings (\r\n and \n in one file) confuse the reader: normalise them and read again
+        # mixed or odd line endings can confuse the reader: normalise them and read again
         fixed = _normalise_newlines(src.csv_path, workdir)
         try:
-            _read_raw(con, raw, fixed, src, cols, rt, rs)
+            _read(con, store, fixed, src, present, rt)
         except duckdb.Error as exc:
             raise FatalInputError(
                 f"Файл {src.path.name} не разбирается как таблица CSV ({str(exc).splitlines()[0]}). "
@@ -63,35 +67,37 @@ def stage(con, src: SourceFile, workdir: Path) -> Staged:
     )
     n_format = con.execute(f"SELECT count(*) FROM stage.format_{t.name}").fetchone()[0]
     if src.row_column:
-        row_expr = f"TRY_CAST({q(src.row_column)} AS BIGINT)"
+        row_expr = f"TRY_CAST(s.{q('raw__' + src.row_column)} AS BIGINT)"
     elif n_format:
         # accepted row r sits after every malformed line whose position among accepted rows is <= r
         con.execute(
             f"CREATE OR REPLACE TABLE stage.adj_{t.name} AS SELECT line - 2 - (row_number() OVER (ORDER BY line) - 1) "
             f"AS adj FROM stage.format_{t.name}"
         )
-        row_expr = f"r.rowid + 2 + (SELECT count(*) FROM stage.adj_{t.name} a WHERE a.adj <= r.rowid)"
+        row_expr = f"s.rowid + 2 + (SELECT count(*) FROM stage.adj_{t.name} a WHERE a.adj <= s.rowid)"
     else:
-        row_expr = "r.rowid + 2"
-    present = set(src.columns)
-    con.execute(f"CREATE OR REPLACE TABLE {typed} AS {typed_select(t, present, raw, row_expr)}")
+        row_expr = "s.rowid + 2"
+    con.execute(f"CREATE OR REPLACE VIEW {typed} AS SELECT s.rowid AS _rid, {row_expr} AS _row, s.* FROM {store} s")
     con.execute(f"CREATE OR REPLACE TABLE {rej} (_rid BIGINT, _row BIGINT, column_name VARCHAR, rule VARCHAR, value VARCHAR)")
     con.execute(
-        f"INSERT INTO {rej} SELECT NULL, line, coalesce(column_name, ''), 'format', left(csv_line, 300) "
-        f"FROM stage.format_{t.name}"
+        f"INSERT INTO {rej} SELECT NULL, line, coalesce(column_name, ''), 'format', csv_line FROM stage.format_{t.name}"
     )
-    n_ok = con.execute(f"SELECT count(*) FROM {typed}").fetchone()[0]
-    return Staged(t, src, raw, typed, rej, present, n_ok + n_format, n_format)
+    n_ok = con.execute(f"SELECT count(*) FROM {store}").fetchone()[0]
+    return Staged(t, src, store, typed, rej, present, n_ok + n_format, n_format)
 
 
-def _read_raw(con, raw: str, path: Path, src: SourceFile, cols: str, rt: str, rs: str) -> None:
+def _read(con, store: str, path: Path, src: SourceFile, present: set[str], rt: str) -> None:
+    cols = "{" + ", ".join(f"{lit(c)}: 'VARCHAR'" for c in src.columns) + "}"
+    rs = f"rejects_scan_{src.table}"
     con.execute(f"DROP TABLE IF EXISTS {rt}; DROP TABLE IF EXISTS {rs}")
-    con.execute(
-        f"CREATE OR REPLACE TABLE {raw} AS SELECT * FROM read_csv({lit(str(path))}, delim={lit(src.delimiter)}, "
-        f"header=true, auto_detect=false, columns={cols}, quote='\"', escape='\"', strict_mode=true, "
-        f"store_rejects=true, rejects_table={lit(rt)}, rejects_scan={lit(rs)}, max_line_size=10000000, "
-        f"encoding='utf-8')"
+    source = (
+        f"read_csv({lit(str(path))}, delim={lit(src.delimiter)}, header=true, auto_detect=false, columns={cols}, "
+        f"quote='\"', escape='\"', strict_mode=true, store_rejects=true, rejects_table={lit(rt)}, "
+        f"rejects_scan={lit(rs)}, max_line_size=10000000, encoding='utf-8')"
     )
+    table = TABLES[src.table]
+    select = typed_select(table, present, source, keep=(src.row_column,) if src.row_column else ())
+    con.execute(f"CREATE OR REPLACE TABLE {store} AS {select}")
 
 
 def _normalise_newlines(path: Path, workdir: Path) -> Path:
@@ -164,10 +170,13 @@ def check_unique(con, st: Staged, against_warehouse: bool) -> None:
     if not key:
         return
     cols = ", ".join(f"t.{q(k)}" for k in key)
+    on = " AND ".join(f"d.{q(k)} IS NOT DISTINCT FROM t.{q(k)}" for k in key)
     label = "+".join(key)
+    # duplicated keys first (a hash aggregate), then rank only the rows that carry them
     con.execute(
         f"INSERT INTO {st.rej} (_rid, column_name, rule) SELECT _rid, {lit(label)}, 'unique' FROM ("
         f"SELECT t._rid, row_number() OVER (PARTITION BY {cols} ORDER BY t._rid) AS rn FROM {st.typed} t "
+        f"JOIN (SELECT {cols} FROM {st.typed} t WHERE {_alive(st)} GROUP BY ALL HAVING count(*) > 1) d ON {on} "
         f"WHERE {_alive(st)}) WHERE rn > 1"
     )
     if against_warehouse:
@@ -231,15 +240,22 @@ def check_student_year(con, st: Staged) -> None:
 
 
 def fill_values(con, st: Staged) -> None:
-    """Put the offending raw value beside every rejects entry that has a row id."""
-    cols = [c for c in st.source.columns if c in {x.name for x in st.table.columns}]
-    if not cols:
-        return
-    cases = " ".join(f"WHEN {lit(c)} THEN r.{q(c)}" for c in cols)
-    con.execute(
-        f"UPDATE {st.rej} SET _row = ty._row, value = (CASE {st.rej}.column_name {cases} ELSE NULL END) "
-        f"FROM {st.typed} ty JOIN {st.raw} r ON r.rowid = ty._rid WHERE {st.rej}._rid = ty._rid"
+    """Put the row number and the offending raw value beside every rejects entry that has a row id."""
+    names = [c.name for c in st.table.columns if c.name in st.present]
+    cases = " ".join(f"WHEN {lit(c)} THEN {raw_ref(st.table, c)}" for c in names)
+    keys = " ".join(
+        f"WHEN {lit('+'.join(st.table.key))} THEN concat_ws(' | ', {', '.join(raw_ref(st.table, k) for k in st.table.key)})"
+        for _ in [0] if st.table.key and all(k in st.present for k in st.table.key)
     )
+    con.execute(
+        f"UPDATE {st.rej} SET _row = ty._row, value = (CASE {st.rej}.column_name {cases} {keys} ELSE NULL END) "
+        f"FROM {st.typed} ty WHERE {st.rej}._rid = ty._rid"
+    )
+
+
+def raw_ref(table: Table, column: str, alias: str = "ty") -> str:
+    """The text as read for ``column`` (text columns: their trimmed value)."""
+    return f"{alias}.{q(column if table.column(column).type == 'str' else 'raw__' + column)}"
 
 
 def counts(con, st: Staged) -> tuple[int, int, int]:

@@ -212,7 +212,7 @@ def _insert(con, st: v.Staged, upsert: bool) -> None:
     names = cols + derived + ["_source_file", "_source_row"]
     sel += [lit(st.source.path.name), "t._row"]
     con.execute(f"INSERT INTO main.{q(t.name)} ({', '.join(map(q, names))}) "
-                f"SELECT {', '.join(sel)} FROM {st.typed} t {join} WHERE {alive} ORDER BY t._rid")
+                f"SELECT {', '.join(sel)} FROM {st.typed} t {join} WHERE {alive}")
 
 
 def _collect_rejects(con, staged: list[v.Staged]) -> pd.DataFrame:
@@ -239,9 +239,10 @@ def _write_rejects(con, staged, rejects: pd.DataFrame, rejects_dir) -> Path:
     for st in staged:
         n = con.execute(f"SELECT count(*) FROM {st.rej} WHERE _rid IS NOT NULL").fetchone()[0]
         if n:
-            cols = ", ".join(f"r.{q(c)}" for c in st.source.columns if c != st.source.row_column)
+            cols = ", ".join(f"{v.raw_ref(st.table, c)} AS {q(c)}" for c in st.source.columns
+                             if c != st.source.row_column and c in st.present and c in st.table.names)
             con.execute(
-                f"COPY (SELECT ty._row AS row, {cols} FROM {st.raw} r JOIN {st.typed} ty ON ty._rid = r.rowid "
+                f"COPY (SELECT ty._row AS row, {cols} FROM {st.typed} ty "
                 f"WHERE ty._rid IN (SELECT _rid FROM {st.rej}) ORDER BY ty._row) "
                 f"TO {lit(str(out / (st.table.name + '.rows.csv')))} (HEADER, DELIMITER ',')"
             )
