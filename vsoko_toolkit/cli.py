@@ -138,6 +138,87 @@ def synth_cmd(
     console.print(f"Муниципалитет записан в {out} (школ: {schools}, лет: {years}, seed={seed}).")
 
 
+@app.command("run")
+def run_cmd(
+    db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB."),
+    school: str = typer.Option(..., "--school", help="Код школы (school_id)."),
+    year: int = typer.Option(..., "--year", help="Учебный год по году окончания (2025 — это 2024/2025)."),
+    profile: str = typer.Option("internal", "--profile", help="public — публичная версия; internal — для администрации."),
+    out: Path = typer.Option(Path("out"), "--out", help="Папка результатов; анализ ляжет в ПАПКА/школа/год."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+) -> None:
+    """Выполнить все главы анализа для школы и года (papermill): находки, таблицы, план мероприятий.
+
+    Пример: [bold]vsoko run --db workspace/vsoko.duckdb --school S01 --year 2025 --profile internal --out out[/]
+    """
+    from .pipeline.run import run_school
+
+    try:
+        res = run_school(db, school, year, profile, out, progress=progress)
+    except VsokoError as exc:
+        _fail(exc)
+    _print_run(res)
+    if not res.ok:
+        raise typer.Exit(code=1)
+
+
+def _print_run(res) -> None:
+    t = Table(title=f"Анализ: {res.run_dir}")
+    t.add_column("глава")
+    t.add_column("итог")
+    t.add_column("с", justify="right")
+    status_ru = {"ok": "[green]готово[/]", "skipped": "[yellow]пропущено (нет анализа или данных)[/]",
+                 "failed": "[red]ошибка[/]"}
+    for c in res.chapters:
+        t.add_row(c["title"], status_ru[c["status"]], f"{c.get('seconds', 0):.1f}")
+    console.print(t)
+    for c in res.failed:
+        e = c["error"] or {}
+        console.print(f"[red]Глава «{c['title']}» завершилась ошибкой[/] в ячейке {e.get('cell')}: "
+                      f"{e.get('ename')}: {e.get('evalue')}")
+    console.print(f"Находки: {res.findings_path}")
+
+
+@app.command("book")
+def book_cmd(
+    run_dir: Path = typer.Argument(..., help="Папка выполненного анализа (ПАПКА/школа/год)."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Собрать и PDF."),
+) -> None:
+    """Собрать книгу отчёта (HTML и PDF) из выполненных глав, без повторного выполнения.
+
+    Пример: [bold]vsoko book out/S01/2025[/]
+    """
+    from .pipeline.book import build_book
+
+    try:
+        res = build_book(run_dir, pdf=pdf)
+    except VsokoError as exc:
+        _fail(exc)
+    console.print(f"Книга (HTML): {res.html_index}")
+    if res.pdf:
+        console.print(f"Книга (PDF): {res.pdf}")
+    elif pdf:
+        console.print(f"[yellow]PDF не собран:[/] {res.pdf_note}")
+
+
+@app.command("demo")
+def demo_cmd(
+    workspace: Path = typer.Option(Path("workspace"), "--workspace", help="Рабочая папка демонстрации."),
+    school: str = typer.Option(None, "--school", help="Школа для демонстрации (по умолчанию из описания выборки)."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Собрать и PDF."),
+) -> None:
+    """Демонстрация целиком: учебные данные → хранилище → анализ школы (две версии) → книга.
+
+    Пример: [bold]vsoko demo --workspace workspace[/]
+    """
+    from .pipeline.demo import run_demo
+
+    try:
+        run_demo(workspace, school=school, pdf=pdf, console=console)
+    except VsokoError as exc:
+        _fail(exc)
+
+
 def main() -> None:  # pragma: no cover
     try:
         app()

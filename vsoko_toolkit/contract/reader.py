@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import FatalInputError
-from .spec import TABLES
+from .spec import HEADER_LABELS, TABLES
 
 ROW_COLUMN = "__row"
 _CHUNK = 1 << 22  # 4 MiB
@@ -108,7 +108,9 @@ def normalise_name(name: str) -> str:
 
 
 def _header_names(table: str, path: Path, names: list[str]) -> tuple[str, ...]:
+    aliases = {label.lower(): col for col, label in HEADER_LABELS.get(table, {}).items()}
     norm = [normalise_name(n) for n in names]
+    norm = [aliases.get(n, n) for n in norm]
     seen: set[str] = set()
     for n in norm:
         if n in seen and n:

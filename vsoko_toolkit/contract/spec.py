@@ -232,6 +232,18 @@ TABLES: dict[str, Table] = {
     ]
 }
 
+#: Russian column headers accepted in place of the contract's names (matched trimmed, case-insensitive).
+#: The action plan is written with these headers, so it reads back as next year's decisions register.
+HEADER_LABELS: dict[str, dict[str, str]] = {
+    "decisions": {
+        "decision_id": "№ решения", "school_id": "Школа", "year": "Учебный год (окончание)",
+        "date": "Дата вступления в силу", "problem": "Проблема", "action": "Мероприятие",
+        "target_type": "Тип адресата", "target_ids": "Адресаты (коды через ;)", "subject": "Предмет",
+        "responsible": "Ответственный", "metric": "Контрольный показатель", "baseline": "Исходное значение",
+        "target_value": "Целевое значение", "deadline": "Срок",
+    },
+}
+
 #: Ingest order: parents before children (foreign keys are checked against accepted parents).
 ORDER: tuple[str, ...] = tuple(TABLES)
 

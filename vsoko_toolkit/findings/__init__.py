@@ -1,0 +1,16 @@
+"""The findings contract: findings, decision evaluations, skipped analyses."""
+
+from .model import (
+    Cause,
+    DecisionEvaluation,
+    Finding,
+    Recommendation,
+    Skipped,
+    clean,
+    finding_id,
+    schema,
+    validate_document,
+)
+
+__all__ = ["Cause", "DecisionEvaluation", "Finding", "Recommendation", "Skipped", "clean", "finding_id", "schema",
+           "validate_document"]

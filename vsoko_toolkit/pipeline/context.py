@@ -1,0 +1,127 @@
+"""What a chapter notebook holds on to: the run's parameters, the warehouse, and where results go.
+
+A chapter notebook is narrative and calls::
+
+    ctx = RunContext.open(db, school_id, year, profile, out_dir, chapter="03_results")
+    res = results.analyze(ctx.wh, ctx.school_id, ctx.year)
+    ctx.emit("results", res)        # findings -> parts/03_results.json, main table -> tables/results.csv
+
+``emit`` applies the profile's privacy rules to tables before writing them:
+the public profile never writes names, student ids or teacher ids, and
+suppresses counts under 5.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ..errors import check_option
+from ..findings import DecisionEvaluation, Finding, Skipped, clean
+from ..privacy import MIN_GROUP
+
+PROFILES = ("public", "internal")
+PERSONAL_COLUMNS = ("full_name", "student_id", "birth_date", "teacher_name", "code")
+PUBLIC_DROP = PERSONAL_COLUMNS + ("teacher_id", "student_code", "homeroom_teacher_id")
+
+
+def public_table(df: pd.DataFrame) -> pd.DataFrame:
+    """The public version of a table: no personal or teacher columns; counts under 5 suppressed (NaN).
+
+    A row whose group size (``n`` or ``n_numeric``) is under 5 keeps its labels
+    but loses every number, so no small group can be read off it.
+    """
+    out = df.drop(columns=[c for c in df.columns if c in PUBLIC_DROP or c.endswith("_name")], errors="ignore")
+    size_col = next((c for c in ("n", "n_numeric", "n_students") if c in out.columns), None)
+    if size_col is not None:
+        small = pd.to_numeric(out[size_col], errors="coerce").between(1, MIN_GROUP - 1)
+        if small.any():
+            num = out.select_dtypes("number").columns
+            out = out.astype({c: "float64" for c in num})
+            out.loc[small, num] = float("nan")
+            out["suppressed"] = small.map({True: f"< {MIN_GROUP}", False: ""})
+    return out
+
+
+@dataclass
+class RunContext:
+    db: Path
+    school_id: str
+    year: int
+    profile: str
+    out_dir: Path
+    chapter: str
+    _con: duckdb.DuckDBPyConnection | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, db, school_id, year, profile, out_dir, chapter: str) -> RunContext:
+        check_option("profile", profile, PROFILES)
+        ctx = cls(Path(db), str(school_id), int(year), profile, Path(out_dir), chapter)
+        (ctx.out_dir / "parts").mkdir(parents=True, exist_ok=True)
+        (ctx.out_dir / "tables").mkdir(parents=True, exist_ok=True)
+        part = ctx.part_path
+        if part.exists():  # a re-run of this chapter starts clean
+            part.unlink()
+        return ctx
+
+    @property
+    def wh(self) -> duckdb.DuckDBPyConnection:
+        """A read-only connection to the warehouse."""
+        if self._con is None:
+            from ..warehouse.store import connect
+
+            self._con = connect(self.db)
+        return self._con
+
+    @property
+    def public(self) -> bool:
+        return self.profile == "public"
+
+    @property
+    def part_path(self) -> Path:
+        return self.out_dir / "parts" / f"{self.chapter}.json"
+
+    def _part(self) -> dict:
+        if self.part_path.exists():
+            return json.loads(self.part_path.read_text(encoding="utf-8"))
+        return {"findings": [], "decision_evaluations": [], "skipped": [], "tables": []}
+
+    def _save(self, part: dict) -> None:
+        self.part_path.write_text(json.dumps(clean(part), ensure_ascii=False, indent=1), encoding="utf-8")
+
+    def emit(self, name: str, result=None, *, findings=(), evaluations=(), skipped=(), table=None) -> None:
+        """Record an analysis's findings/evaluations/skips, and write its main table to ``tables/<name>.csv``."""
+        part = self._part()
+        if result is not None:
+            findings = [*findings, *getattr(result, "findings", ())]
+            evaluations = [*evaluations, *getattr(result, "evaluations", ())]
+            skipped = [*skipped, *getattr(result, "skipped", ())]
+            if table is None and hasattr(result, "tidy"):
+                table = result.tidy()
+        part["findings"] += [f.to_dict() if isinstance(f, Finding) else f for f in findings]
+        part["decision_evaluations"] += [e.to_dict() if isinstance(e, DecisionEvaluation) else e for e in evaluations]
+        part["skipped"] += [s.to_dict() if isinstance(s, Skipped) else s for s in skipped]
+        self._save(part)
+        if table is not None:
+            self.table(name, table)
+
+    def skip(self, analysis: str, reason: str) -> None:
+        """Record that ``analysis`` could not run on this data, and why (Russian)."""
+        self.emit(analysis, skipped=[Skipped(analysis, reason)])
+
+    def table(self, name: str, df: pd.DataFrame) -> pd.DataFrame:
+        """Write ``df`` (privacy-filtered for the public profile) to ``tables/<name>.csv``; return what was written."""
+        out = public_table(df) if self.public else df
+        out.to_csv(self.out_dir / "tables" / f"{name}.csv", index=False, encoding="utf-8")
+        part = self._part()
+        part["tables"] = sorted({*part.get("tables", []), f"tables/{name}.csv"})
+        self._save(part)
+        return out
+
+    def show(self, df: pd.DataFrame) -> pd.DataFrame:
+        """What a reader of this profile may see of ``df``."""
+        return public_table(df) if self.public else df

@@ -1,0 +1,73 @@
+"""`vsoko demo` (what `make demo` calls): sample data → warehouse → one school, both profiles → books."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..warehouse.ingest import ingest
+from .run import run_school
+
+SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "municipality"
+
+
+def sample_folder(workspace: Path) -> Path:
+    """The committed sample municipality, or (outside a clone) one generated into the workspace."""
+    if (SAMPLE / "schools.csv").exists():
+        return SAMPLE
+    from ..synth import generate_municipality
+
+    out = workspace / "sample_municipality"
+    if not (out / "schools.csv").exists():
+        generate_municipality(out, n_schools=4, n_years=4, seed=1)
+    return out
+
+
+def demo_school(folder: Path) -> tuple[str, int]:
+    """The school and year the sample's README recommends (its truth file names them), else the first."""
+    truth = folder / "truth.json"
+    if truth.exists():
+        t = json.loads(truth.read_text(encoding="utf-8"))
+        demo = t.get("demo") or {}
+        if demo.get("school_id"):
+            return demo["school_id"], int(demo.get("year") or t.get("last_year"))
+    import csv
+
+    with open(folder / "schools.csv", encoding="utf-8-sig") as fh:
+        first = next(csv.DictReader(fh))["school_id"]
+    with open(folder / "classes.csv", encoding="utf-8-sig") as fh:
+        year = max(int(r["year"]) for r in csv.DictReader(fh))
+    return first, year
+
+
+def run_demo(workspace, school: str | None = None, pdf: bool = True, console=None) -> dict:
+    say = console.print if console is not None else print
+    workspace = Path(workspace).resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    folder = sample_folder(workspace)
+    db = workspace / "vsoko.duckdb"
+    say(f"1/4 Загрузка учебного муниципалитета {folder} → {db}")
+    rep = ingest(folder, db, progress=console is not None)
+    say(f"    прочитано строк: {int(rep.tables['read'].sum()):,}, отклонено: {rep.n_rejected}".replace(",", " "))
+    sid, year = demo_school(folder)
+    sid = school or sid
+    out = workspace / "out"
+    books = {}
+    from .book import build_book
+
+    for step, profile in ((2, "internal"), (3, "public")):
+        say(f"{step}/4 Анализ школы {sid}, {year - 1}/{year} учебный год, версия «{profile}»")
+        res = run_school(db, sid, year, profile, out / profile, progress=console is not None)
+        for c in res.failed:
+            say(f"    глава «{c['title']}»: ошибка {c['error']}")
+        book = build_book(res.run_dir, pdf=pdf)
+        books[profile] = book
+    say("4/4 Готово.")
+    for profile, book in books.items():
+        label = "для администрации" if profile == "internal" else "публичная"
+        say(f"  Книга ({label}), HTML: {book.html_index}")
+        if book.pdf:
+            say(f"  Книга ({label}), PDF:  {book.pdf}")
+        elif pdf:
+            say(f"  PDF не собран: {book.pdf_note}")
+    return books

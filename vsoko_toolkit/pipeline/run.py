@@ -1,0 +1,165 @@
+"""`vsoko run`: execute the chapter notebooks for one school and year with papermill.
+
+Output layout of ``OUT/S/Y/``::
+
+    notebooks/NN_*.ipynb   executed chapters (with outputs; failures kept, with the error)
+    parts/NN_*.json        each chapter's findings, evaluations and skips
+    tables/*.csv           each analysis's main table (privacy-filtered in the public profile)
+    findings.json          everything, in the findings contract (validated against its JSON schema)
+    run.json               what ran, its status, timings (read by the book builder)
+    action_plan.xlsx       the action plan, shaped like decisions.csv
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from .. import __version__
+from ..errors import check_option
+from ..findings import validate_document
+from .chapters import CHAPTERS, LATE, Chapter, notebook_dir
+from .context import PROFILES
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    chapters: list[dict]
+    findings_path: Path
+
+    @property
+    def ok(self) -> bool:
+        return all(c["status"] != "failed" for c in self.chapters)
+
+    @property
+    def failed(self) -> list[dict]:
+        return [c for c in self.chapters if c["status"] == "failed"]
+
+
+def school_name(db, school_id: str) -> str:
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        row = con.execute("SELECT name FROM schools WHERE school_id = ?", [school_id]).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        from ..errors import FatalInputError
+
+        raise FatalInputError(f"Школы {school_id} нет в хранилище {db}. Посмотрите список школ: vsoko info --db {db}")
+    return row[0]
+
+
+def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple[Chapter, ...] = CHAPTERS,
+               progress: bool = False, kernel_name: str = "python3") -> RunResult:
+    """Execute every chapter for ``school_id`` and ``year`` into ``out/school_id/year``.
+
+    A failing chapter does not stop the others: its executed notebook keeps the
+    error, ``run.json`` records which cell and which error, and the book shows it.
+    """
+    import papermill as pm
+
+    check_option("profile", profile, PROFILES)
+    db, out = Path(db).resolve(), Path(out).resolve()
+    name = school_name(db, school_id)
+    run_dir = out / str(school_id) / str(year)
+    (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    for stale in (run_dir / "parts").glob("*.json") if (run_dir / "parts").exists() else ():
+        stale.unlink()
+    src_dir = notebook_dir()
+    order = [c for c in chapters if c.stem not in LATE] + [c for s in LATE for c in chapters if c.stem == s]
+    params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
+              "out_dir": str(run_dir)}
+    records: dict[str, dict] = {}
+    bar = _bar(progress, len(order))
+    for ch in order:
+        bar(f"{ch.title}")
+        dst = run_dir / "notebooks" / f"{ch.stem}.ipynb"
+        t0 = time.perf_counter()
+        rec = {"file": f"notebooks/{ch.stem}.ipynb", "stem": ch.stem, "title": ch.title, "status": "ok",
+               "error": None}
+        try:
+            pm.execute_notebook(str(src_dir / f"{ch.stem}.ipynb"), str(dst), parameters=params,
+                                kernel_name=kernel_name, progress_bar=False, cwd=str(run_dir / "notebooks"))
+        except pm.PapermillExecutionError as exc:
+            rec.update(status="failed", error={"cell": exc.exec_count, "cell_index": exc.cell_index,
+                                               "ename": exc.ename, "evalue": exc.evalue})
+        except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
+            rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
+                                               "evalue": str(exc)})
+        rec["seconds"] = round(time.perf_counter() - t0, 2)
+        if rec["status"] == "ok" and _only_skips(run_dir, ch.stem):
+            rec["status"] = "skipped"
+        records[ch.stem] = rec
+    bar(None)
+    chapter_list = [records[c.stem] for c in chapters]
+    doc = collect(run_dir, school_id, year, profile)
+    findings_path = run_dir / "findings.json"
+    findings_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
+    (run_dir / "run.json").write_text(json.dumps(
+        {"school_id": str(school_id), "school_name": name, "year": int(year), "profile": profile,
+         "toolkit_version": __version__, "chapters": chapter_list}, ensure_ascii=False, indent=1), encoding="utf-8")
+    from ..report.action_plan import write_action_plan
+
+    write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))
+    return RunResult(run_dir, chapter_list, findings_path)
+
+
+def _only_skips(run_dir: Path, stem: str) -> bool:
+    part = run_dir / "parts" / f"{stem}.json"
+    if not part.exists():
+        return False
+    p = json.loads(part.read_text(encoding="utf-8"))
+    return bool(p["skipped"]) and not p["findings"] and not p["decision_evaluations"] and not p.get("tables")
+
+
+def collect(run_dir: Path, school_id: str, year: int, profile: str) -> dict:
+    """Gather every chapter's part into one findings document (validated against the contract's schema)."""
+    doc = {"school_id": str(school_id), "year": int(year), "toolkit_version": __version__, "profile": profile,
+           "findings": [], "decision_evaluations": [], "skipped": []}
+    seen: set[str] = set()
+    for part in sorted((run_dir / "parts").glob("*.json")):
+        p = json.loads(part.read_text(encoding="utf-8"))
+        for f in p["findings"]:
+            if f["id"] not in seen:  # the same finding emitted by two chapters counts once
+                seen.add(f["id"])
+                doc["findings"].append(f)
+        doc["decision_evaluations"] += p["decision_evaluations"]
+        doc["skipped"] += p["skipped"]
+    validate_document(doc)
+    return doc
+
+
+def _bar(enabled: bool, total: int):
+    if not enabled:
+        return lambda _msg: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=True)
+    task = prog.add_task("", total=total)
+    state = {"started": False}
+
+    def step(msg):
+        if msg is None:
+            prog.update(task, completed=total)
+            prog.stop()
+            return
+        if not state["started"]:
+            prog.start()
+            state["started"] = True
+        else:
+            prog.advance(task)
+        prog.update(task, description=msg)
+
+    return step
+
+
+def read_notebook(path) -> nbformat.NotebookNode:
+    return nbformat.read(str(path), as_version=4)

@@ -1,0 +1,1 @@
+"""Report layer: Russian text, tables, figures and files people read."""

@@ -1,0 +1,36 @@
+"""Numbers for the narrative, glued from computation (myst-nb ``glue``), never typed."""
+
+from __future__ import annotations
+
+from . import text as t
+
+
+def _glue(name: str, value) -> None:
+    from myst_nb import glue
+
+    glue(name, value, display=False)
+
+
+def context(res) -> None:
+    tot = res.totals()
+    s = res.staff_summary
+    _glue("academic_year", t.academic_year(res.year))
+    _glue("students_text", ("обучается " if tot["students"] % 10 == 1 and tot["students"] % 100 != 11 else "обучаются ")
+          + t.count(tot["students"], "ученик", "ученика", "учеников"))
+    _glue("classes_text", t.count(tot["classes"], "классе", "классах", "классах"))
+    _glue("special_needs", t.fmt_int(tot["special_needs"]))
+    _glue("teachers_text", t.count(s["teachers"], "учитель", "учителя", "учителей"))
+    _glue("share_highest_first", t.pct(s["share_highest_first"]))
+    _glue("mean_experience", t.num(s["mean_experience"], 1))
+    _glue("share_pd", t.pct(s["share_pd"]))
+    _glue("share_young", t.pct(s["share_young"]))
+
+
+def results(res) -> None:
+    sch = res.school.iloc[0]
+    _glue("success", t.pct(sch["success"], 1))
+    _glue("success_ci", t.interval(sch["success_lower"], sch["success_upper"], digits=1))
+    _glue("quality", t.pct(sch["quality"], 1))
+    _glue("quality_ci", t.interval(sch["quality_lower"], sch["quality_upper"], digits=1))
+    _glue("n_marks", t.fmt_int(sch["n_numeric"]))
+    _glue("n_non_numeric", t.fmt_int(sch["n_non_numeric"]))
