@@ -1,0 +1,1 @@
+"""Pipeline: papermill runs of the chapter notebooks, the annual book, batch runs."""
