@@ -138,6 +138,33 @@ def synth_cmd(
     console.print(f"Муниципалитет записан в {out} (школ: {schools}, лет: {years}, seed={seed}).")
 
 
+@app.command("import")
+def import_cmd(
+    profile: str = typer.Argument(..., help="Профиль выгрузки: ejournal_summary, ejournal_blocks, vpr_class_results или путь к .yaml."),
+    files: list[Path] = typer.Argument(..., help="Файлы выгрузки."),
+    out: Path = typer.Option(..., "--out", help="Папка таблиц по контракту (файлы дополняются)."),
+    year: int = typer.Option(None, "--year", help="Учебный год по году окончания."),
+    school: str = typer.Option(None, "--school", help="Код школы."),
+    date: str = typer.Option(None, "--date", help="Дата работы (для ВПР), ГГГГ-ММ-ДД или ДД.ММ.ГГГГ."),
+    codes: Path = typer.Option(None, "--codes", help="CSV соответствия кодов участников и student_id."),
+) -> None:
+    """Перевести выгрузку (сводную ведомость журнала, протокол ВПР) в таблицы контракта.
+
+    Пример: [bold]vsoko import ejournal_summary data_samples/raw/ejournal_summary_5B.xlsx --out data --year 2025 --school S01[/]
+    """
+    from .importers import import_files
+
+    opts = {k: v for k, v in {"year": year, "school": school, "date": date,
+                              "codes": str(codes) if codes else None}.items() if v is not None}
+    try:
+        res = import_files(profile, files, out, options=opts)
+    except VsokoError as exc:
+        _fail(exc)
+    console.print(str(res))
+    if not res.ok:
+        raise typer.Exit(code=1)
+
+
 @app.command("run")
 def run_cmd(
     db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB."),

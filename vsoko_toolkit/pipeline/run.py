@@ -57,7 +57,7 @@ def school_name(db, school_id: str) -> str:
 
 
 def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple[Chapter, ...] = CHAPTERS,
-               progress: bool = False, kernel_name: str = "python3") -> RunResult:
+               progress: bool = False, kernel_name: str = "python3", notebooks=None) -> RunResult:
     """Execute every chapter for ``school_id`` and ``year`` into ``out/school_id/year``.
 
     A failing chapter does not stop the others: its executed notebook keeps the
@@ -72,7 +72,7 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     for stale in (run_dir / "parts").glob("*.json") if (run_dir / "parts").exists() else ():
         stale.unlink()
-    src_dir = notebook_dir()
+    src_dir = Path(notebooks) if notebooks else notebook_dir()
     order = [c for c in chapters if c.stem not in LATE] + [c for s in LATE for c in chapters if c.stem == s]
     params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
               "out_dir": str(run_dir)}

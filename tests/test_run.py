@@ -1,0 +1,80 @@
+"""`vsoko run`: chapters executed by papermill, findings collected, failures isolated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import nbformat
+import openpyxl
+import pytest
+from conftest import MINI, write_folder
+from typer.testing import CliRunner
+
+from vsoko_toolkit import ingest
+from vsoko_toolkit.cli import app
+from vsoko_toolkit.findings import validate_document
+from vsoko_toolkit.pipeline.chapters import CHAPTERS, notebook_dir
+from vsoko_toolkit.pipeline.run import run_school
+
+
+@pytest.fixture(scope="module")
+def mini_db(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    ingest(write_folder(tmp / "data", MINI), tmp / "w.duckdb")
+    return tmp / "w.duckdb"
+
+
+@pytest.fixture(scope="module")
+def mini_run(mini_db, tmp_path_factory):
+    return run_school(mini_db, "S01", 2025, "internal", tmp_path_factory.mktemp("out"))
+
+
+def test_run_writes_the_contracted_outputs(mini_run):
+    d = mini_run.run_dir
+    assert d.name == "2025" and d.parent.name == "S01"
+    doc = json.loads((d / "findings.json").read_text(encoding="utf-8"))
+    validate_document(doc)
+    assert doc["school_id"] == "S01" and doc["year"] == 2025
+    # not-built analyses are listed, never silent
+    assert {"objectivity", "value_added", "decision_effects", "risk_groups"} <= {s["analysis"] for s in doc["skipped"]}
+    run = json.loads((d / "run.json").read_text(encoding="utf-8"))
+    assert [c["title"] for c in run["chapters"]] == [c.title for c in CHAPTERS]
+    assert mini_run.ok, mini_run.failed
+    assert (d / "tables" / "year_metrics.csv").exists() and (d / "tables" / "context.csv").exists()
+    wb = openpyxl.load_workbook(d / "action_plan.xlsx")
+    assert wb.worksheets[0].cell(1, 1).value == "№ решения"
+
+
+def test_glued_numbers_come_from_the_computation(mini_run):
+    nb = nbformat.read(mini_run.run_dir / "notebooks" / "03_results.ipynb", as_version=4)
+    glued = {}
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            meta = out.get("metadata", {}).get("scrapbook", {})
+            if meta:
+                glued[meta["name"]] = out["data"][meta["mime_prefix"] + "text/plain"]
+    # 3 numeric year marks in MINI (5, 3, 4) and one н/а: success 100 %, quality 2/3
+    assert glued["n_marks"] == "'3'" and glued["n_non_numeric"] == "'1'"
+    assert glued["quality"].startswith("'66,7") and glued["success"].startswith("'100,0")
+
+
+def test_a_failing_chapter_does_not_stop_the_others(mini_db, tmp_path):
+    src = tmp_path / "nb"
+    shutil.copytree(notebook_dir(), src)
+    nb = nbformat.read(src / "03_results.ipynb", as_version=4)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("raise ValueError('сломано нарочно')"))
+    nbformat.write(nb, src / "03_results.ipynb")
+    chapters = tuple(c for c in CHAPTERS if c.stem in ("02_context", "03_results", "10_methods"))
+    res = run_school(mini_db, "S01", 2025, "internal", tmp_path / "out", chapters=chapters, notebooks=src)
+    status = {c["stem"]: c["status"] for c in res.chapters}
+    assert status == {"02_context": "ok", "03_results": "failed", "10_methods": "ok"}
+    err = res.failed[0]["error"]
+    assert err["ename"] == "ValueError" and "сломано" in err["evalue"] and err["cell"] is not None
+    assert not res.ok
+
+
+def test_cli_run_exit_code_and_unknown_school(mini_db, tmp_path):
+    r = CliRunner().invoke(app, ["run", "--db", str(mini_db), "--school", "S99", "--year", "2025",
+                                 "--out", str(tmp_path), "--no-progress"])
+    assert r.exit_code == 2 and "S99" in r.output
