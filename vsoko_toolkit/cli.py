@@ -206,6 +206,36 @@ def _print_run(res) -> None:
     console.print(f"Находки: {res.findings_path}")
 
 
+@app.command("batch")
+def batch_cmd(
+    db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB."),
+    year: int = typer.Option(..., "--year", help="Учебный год по году окончания."),
+    schools: list[str] = typer.Option(None, "--schools", help="Коды школ (по умолчанию все школы года)."),
+    profile: str = typer.Option("internal", "--profile", help="public или internal."),
+    out: Path = typer.Option(Path("out"), "--out", help="Папка результатов."),
+    workers: int = typer.Option(2, "--workers", help="Число параллельных процессов."),
+    scheduler: str = typer.Option(None, "--scheduler", help="Адрес планировщика dask.distributed (tcp://хост:порт)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+) -> None:
+    """Анализ всех школ года параллельно; неизменившиеся школы пропускаются (кэш по содержимому).
+
+    Пример: [bold]vsoko batch --db workspace/vsoko.duckdb --year 2025 --workers 2 --out out[/]
+    """
+    from .pipeline.batch import run_batch
+
+    try:
+        res = run_batch(db, year, out, schools=schools or None, profile=profile, workers=workers,
+                        scheduler=scheduler, progress=progress)
+    except VsokoError as exc:
+        _fail(exc)
+    console.print(f"Выполнено школ: {len(res.ran)}; без изменений (из кэша): {len(res.cached)}; "
+                  f"с ошибками: {len(res.failed)}")
+    for school, error in res.failed.items():
+        console.print(f"[red]Школа {school}:[/] {error.splitlines()[0]}")
+    if not res.ok:
+        raise typer.Exit(code=1)
+
+
 @app.command("book")
 def book_cmd(
     run_dir: Path = typer.Argument(..., help="Папка выполненного анализа (ПАПКА/школа/год)."),

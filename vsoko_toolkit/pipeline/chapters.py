@@ -28,7 +28,7 @@ CHAPTERS: tuple[Chapter, ...] = (
 )
 
 #: Chapters executed after all others (they read the other chapters' findings).
-LATE = ("09_synthesis", "01_summary")
+LATE = ("10_methods", "09_synthesis", "01_summary")
 
 
 def notebook_dir() -> Path:

@@ -13,7 +13,10 @@ Output layout of ``OUT/S/Y/``::
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,14 +60,16 @@ def school_name(db, school_id: str) -> str:
 
 
 def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple[Chapter, ...] = CHAPTERS,
-               progress: bool = False, kernel_name: str = "python3", notebooks=None) -> RunResult:
+               progress: bool = False, kernel_name: str = "python3", notebooks=None,
+               workers: int | None = None) -> RunResult:
     """Execute every chapter for ``school_id`` and ``year`` into ``out/school_id/year``.
 
     A failing chapter does not stop the others: its executed notebook keeps the
     error, ``run.json`` records which cell and which error, and the book shows it.
+    Chapters that do not read other chapters' findings run in ``workers``
+    processes (default: the number of CPUs); the summary, synthesis and methods
+    chapters run after them, in that order.
     """
-    import papermill as pm
-
     check_option("profile", profile, PROFILES)
     db, out = Path(db).resolve(), Path(out).resolve()
     name = school_name(db, school_id)
@@ -76,27 +81,31 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     order = [c for c in chapters if c.stem not in LATE] + [c for s in LATE for c in chapters if c.stem == s]
     params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
               "out_dir": str(run_dir)}
+    early = [c for c in order if c.stem not in LATE]
+    late = [c for c in order if c.stem in LATE]
+    jobs = [(str(src_dir / f"{c.stem}.ipynb"), str(run_dir / "notebooks" / f"{c.stem}.ipynb"), params, kernel_name,
+             str(run_dir / "notebooks"), c.stem, c.title) for c in order]
+    by_stem = {j[5]: j for j in jobs}
     records: dict[str, dict] = {}
     bar = _bar(progress, len(order))
-    for ch in order:
-        bar(f"{ch.title}")
-        dst = run_dir / "notebooks" / f"{ch.stem}.ipynb"
-        t0 = time.perf_counter()
-        rec = {"file": f"notebooks/{ch.stem}.ipynb", "stem": ch.stem, "title": ch.title, "status": "ok",
-               "error": None}
-        try:
-            pm.execute_notebook(str(src_dir / f"{ch.stem}.ipynb"), str(dst), parameters=params,
-                                kernel_name=kernel_name, progress_bar=False, cwd=str(run_dir / "notebooks"))
-        except pm.PapermillExecutionError as exc:
-            rec.update(status="failed", error={"cell": exc.exec_count, "cell_index": exc.cell_index,
-                                               "ename": exc.ename, "evalue": exc.evalue})
-        except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
-            rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
-                                               "evalue": str(exc)})
-        rec["seconds"] = round(time.perf_counter() - t0, 2)
-        if rec["status"] == "ok" and _only_skips(run_dir, ch.stem):
+    workers = max(1, min(workers or os.cpu_count() or 1, len(early)))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute, *by_stem[c.stem]): c for c in early}
+            for fut in as_completed(futures):
+                rec = fut.result()
+                records[rec["stem"]] = rec
+                bar(rec["title"])
+    else:
+        for c in early:
+            bar(c.title)
+            records[c.stem] = _execute(*by_stem[c.stem])
+    for c in late:  # they read the other chapters' findings
+        bar(c.title)
+        records[c.stem] = _execute(*by_stem[c.stem])
+    for stem, rec in records.items():
+        if rec["status"] == "ok" and _only_skips(run_dir, stem):
             rec["status"] = "skipped"
-        records[ch.stem] = rec
     bar(None)
     chapter_list = [records[c.stem] for c in chapters]
     doc = collect(run_dir, school_id, year, profile)
@@ -109,6 +118,25 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
 
     write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))
     return RunResult(run_dir, chapter_list, findings_path)
+
+
+def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem: str, title: str) -> dict:
+    """Execute one chapter; a failure is recorded (which cell, which error), never raised."""
+    import papermill as pm
+
+    t0 = time.perf_counter()
+    rec = {"file": f"notebooks/{stem}.ipynb", "stem": stem, "title": title, "status": "ok", "error": None}
+    try:
+        pm.execute_notebook(src, dst, parameters=params, kernel_name=kernel_name, progress_bar=False, cwd=cwd,
+                            log_output=False)
+    except pm.PapermillExecutionError as exc:
+        rec.update(status="failed", error={"cell": exc.exec_count, "cell_index": exc.cell_index,
+                                           "ename": exc.ename, "evalue": exc.evalue})
+    except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
+        rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
+                                           "evalue": str(exc)})
+    rec["seconds"] = round(time.perf_counter() - t0, 2)
+    return rec
 
 
 def _only_skips(run_dir: Path, stem: str) -> bool:

@@ -1,0 +1,155 @@
+"""`vsoko batch`: every school of a year, in parallel, with a content-hash cache.
+
+Schools run in a local process pool, or on a dask.distributed cluster when a
+scheduler address is given. One school's failure never stops the others; it is
+listed at the end. A school is skipped when a successful run with the same
+cache key exists: the key hashes the toolkit's code and notebooks, the
+warehouse's data up to that year (all schools — comparisons are municipal),
+the school, the year and the profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..contract.normalize import q
+from ..contract.spec import TABLES
+from .chapters import CHAPTERS, notebook_dir
+from .run import run_school
+
+STAMP = "cache_key.txt"
+PACKAGE = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class BatchResult:
+    ran: list[str] = field(default_factory=list)
+    cached: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)  # school -> what went wrong (Russian or the error)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def code_hash(notebooks: Path | None = None) -> str:
+    h = hashlib.sha256()
+    roots = [PACKAGE, Path(notebooks) if notebooks else notebook_dir()]
+    for root in roots:
+        for p in sorted(root.rglob("*")):
+            if p.suffix in (".py", ".yaml", ".json", ".ipynb", ".tex", ".css", ".md") and "__pycache__" not in p.parts:
+                h.update(str(p.relative_to(root)).encode())
+                h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def data_hash(db, year: int) -> str:
+    """Order-independent hash of every contract table's rows up to ``year`` (rows with a year column)."""
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    h = hashlib.sha256()
+    try:
+        for name in TABLES:
+            cols = [c for c, in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+                "AND column_name NOT IN ('_source_row', '_source_file')", [name]).fetchall()]
+            where = f"WHERE year <= {int(year)}" if "year" in cols else ""
+            row = con.execute(f"SELECT count(*), coalesce(sum(hash(struct_pack({', '.join(map(q, cols))}))::HUGEINT), 0) "
+                              f"FROM {q(name)} {where}").fetchone()
+            h.update(f"{name}:{row[0]}:{row[1]};".encode())
+    finally:
+        con.close()
+    return h.hexdigest()
+
+
+def schools_of(db, year: int) -> list[str]:
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        return [r[0] for r in con.execute("SELECT DISTINCT school_id FROM classes WHERE year = ? ORDER BY 1",
+                                          [int(year)]).fetchall()]
+    finally:
+        con.close()
+
+
+def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks) -> tuple[str, str | None]:
+    """Run one school; return (school, None) on success or (school, error text)."""
+    try:
+        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1)
+    except Exception as exc:  # noqa: BLE001 - a school's failure is reported, never propagated
+        return school, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+    if not res.ok:
+        return school, "; ".join(f"глава «{c['title']}»: {c['error']['ename']}: {c['error']['evalue']}"
+                                 for c in res.failed)
+    (res.run_dir / STAMP).write_text(key, encoding="utf-8")
+    return school, None
+
+
+def run_batch(db, year: int, out, schools=None, profile: str = "internal", workers: int = 2,
+              scheduler: str | None = None, progress: bool = False, chapters=CHAPTERS, notebooks=None) -> BatchResult:
+    """Run every school (or ``schools``) of ``year``; see the module docstring."""
+    db, out = str(Path(db).resolve()), str(Path(out).resolve())
+    schools = list(schools) if schools else schools_of(db, year)
+    base = hashlib.sha256(f"{code_hash(notebooks)}|{data_hash(db, year)}|{year}|{profile}".encode()).hexdigest()
+    result = BatchResult()
+    todo = []
+    for s in schools:
+        key = hashlib.sha256(f"{base}|{s}".encode()).hexdigest()
+        stamp = Path(out) / s / str(year) / STAMP
+        if stamp.exists() and stamp.read_text(encoding="utf-8") == key:
+            result.cached.append(s)
+        else:
+            todo.append((db, s, int(year), profile, out, key, chapters, notebooks))
+    bar = _progress(progress, len(todo))
+    if scheduler:
+        from distributed import Client
+        from distributed import as_completed as dask_completed
+
+        with Client(scheduler) as client:
+            futures = [client.submit(_one, *args, pure=False, key=f"vsoko-{args[1]}-{year}") for args in todo]
+            for fut in dask_completed(futures):
+                _record(result, *fut.result())
+                bar()
+    else:
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            for fut in as_completed([pool.submit(_one, *args) for args in todo]):
+                _record(result, *fut.result())
+                bar()
+    bar(done=True)
+    return result
+
+
+def _record(result: BatchResult, school: str, error: str | None) -> None:
+    if error is None:
+        result.ran.append(school)
+    else:
+        result.failed[school] = error
+
+
+def _progress(enabled: bool, total: int):
+    if not enabled or total == 0:
+        return lambda done=False: None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    prog = Progress(TextColumn("школы"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=True)
+    task = prog.add_task("", total=total)
+    prog.start()
+
+    def step(done=False):
+        if done:
+            prog.stop()
+        else:
+            prog.advance(task)
+
+    return step
+
+
+def summary_json(result: BatchResult) -> str:
+    return json.dumps({"ran": result.ran, "cached": result.cached, "failed": result.failed}, ensure_ascii=False)
