@@ -35,3 +35,10 @@ def test_every_dependency_is_pinned_in_constraints():
 def test_readme_opens_with_the_two_commands():
     head = "\n".join((ROOT / "README.md").read_text(encoding="utf-8").splitlines()[:40])
     assert "make demo" in head and "make test" in head
+
+
+def test_data_doc_is_generated_from_the_spec():
+    from vsoko_toolkit.contract.docs import render
+
+    assert (ROOT / "docs" / "DATA.md").read_text(encoding="utf-8") == render(), (
+        "docs/DATA.md is stale: python -m vsoko_toolkit.contract.docs > docs/DATA.md")
