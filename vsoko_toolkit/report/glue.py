@@ -34,3 +34,31 @@ def results(res) -> None:
     _glue("quality_ci", t.interval(sch["quality_lower"], sch["quality_upper"], digits=1))
     _glue("n_marks", t.fmt_int(sch["n_numeric"]))
     _glue("n_non_numeric", t.fmt_int(sch["n_non_numeric"]))
+
+
+def comparisons(res) -> None:
+    t_ = res.tidy()
+    flagged = t_[t_["flagged"]]
+    _glue("n_comparisons", t.count(len(t_), "сравнение", "сравнения", "сравнений"))
+    _glue("n_low", t.count(flagged.drop_duplicates(["comparison", "target_id", "subject"]).shape[0],
+                           "группа", "группы", "групп"))
+    _glue("funnel_subject", f"«{res.focus_subject()}»")
+
+
+def low_results_table(res):
+    """The flagged comparisons as a readable table (Russian headers)."""
+    import pandas as pd
+
+    f = res.tidy()
+    f = f[f["flagged"]]
+    if f.empty:
+        return pd.DataFrame({"итог": ["Различий за пределами случайного разброса не найдено."]})
+    names = {"parallel": "остальные классы параллели", "last_year": "та же параллель год назад",
+             "municipality": "другие школы"}
+    return pd.DataFrame({
+        "группа": f["target_id"].map(lambda x: x.rsplit("-", 1)[-1]), "предмет": f["subject"],
+        "показатель": f["metric"].map({"quality": "качество", "success": "успеваемость"}),
+        "значение": f["p1"].map(t.pct), "учеников": f["n1"], "сравнение": f["comparison"].map(names),
+        "в сравнении": f["p2"].map(t.pct), "разница": (f["diff"] * 100).round(0).astype(int).astype(str) + " п. п.",
+        "q": f["q_value"].map(lambda q: t.num(q, 3)),
+    })

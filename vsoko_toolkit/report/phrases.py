@@ -1,0 +1,42 @@
+"""Russian sentences for findings, built from a result's numbers (one place for all wording)."""
+
+from __future__ import annotations
+
+from .text import academic_year, num, pct
+
+METRIC_RU = {"quality": "качество знаний", "success": "успеваемость", "mean_mark": "средний балл", "sou": "СОУ"}
+METRIC_GEN = {"quality": "качества знаний", "success": "успеваемости", "mean_mark": "среднего балла", "sou": "СОУ"}
+
+
+def share_with_ci(p: float, k: int, n: int, lo: float, hi: float) -> str:
+    return f"{pct(p)} ({k} из {n}; 95\u00a0% ДИ {pct(lo)}–{pct(hi)})"
+
+
+def pp(x: float) -> str:
+    """A difference of shares in percentage points: -0.27 -> '−27 п. п.'."""
+    return f"{100 * x:+.0f}".replace("-", "−") + "\u00a0п.\u00a0п."
+
+
+def q_text(q: float, m: int) -> str:
+    return f"q\u00a0=\u00a0{num(q, 3)} с поправкой на множественные сравнения ({m} проверок)"
+
+
+def comparison_evidence(metric: str, subject: str, who: str, p1, k1, n1, lo1, hi1, against: str, p2, k2, n2, lo2, hi2,
+                        diff, dlo, dhi, q, m) -> str:
+    return (f"{METRIC_RU[metric].capitalize()} по предмету «{subject}» {who} — {share_with_ci(p1, k1, n1, lo1, hi1)}; "
+            f"{against} — {share_with_ci(p2, k2, n2, lo2, hi2)}. Разница {pp(diff)} (95\u00a0% ДИ {pp(dlo)} … {pp(dhi)}), "
+            f"{q_text(q, m)}.")
+
+
+def low_result_title(metric: str, subject: str, who: str, against: str) -> str:
+    return f"Низкое {METRIC_RU[metric]} по предмету «{subject}» {who} ({against})" if metric == "quality" else \
+        f"Низкая {METRIC_RU[metric]} по предмету «{subject}» {who} ({against})"
+
+
+def class_label(class_id: str) -> str:
+    """'S01-2025-7Б' -> '7Б'."""
+    return class_id.rsplit("-", 1)[-1]
+
+
+def year_text(year: int) -> str:
+    return f"{academic_year(year)} учебного года"
