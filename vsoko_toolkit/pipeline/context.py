@@ -47,6 +47,21 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def public_finding(d: dict) -> dict:
+    """A finding for the public profile: teachers are named by role only, never by id or name."""
+    d = dict(d)
+    rec = d.get("recommendation")
+    if rec and rec.get("addressee_type") == "teacher":
+        tid = rec["addressee_id"]
+        d["recommendation"] = {**rec, "addressee_id": "", "text": rec["text"].replace(tid, "учитель предмета")}
+    if d.get("target_type") == "teacher":
+        tid = d["target_id"]
+        d["target_id"] = ""
+        for k in ("title", "evidence"):
+            d[k] = d[k].replace(tid, "учитель")
+    return d
+
+
 @dataclass
 class RunContext:
     db: Path
@@ -102,7 +117,8 @@ class RunContext:
             skipped = [*skipped, *getattr(result, "skipped", ())]
             if table is None and hasattr(result, "tidy"):
                 table = result.tidy()
-        part["findings"] += [f.to_dict() if isinstance(f, Finding) else f for f in findings]
+        dicts = [f.to_dict() if isinstance(f, Finding) else f for f in findings]
+        part["findings"] += [public_finding(d) for d in dicts] if self.public else dicts
         part["decision_evaluations"] += [e.to_dict() if isinstance(e, DecisionEvaluation) else e for e in evaluations]
         part["skipped"] += [s.to_dict() if isinstance(s, Skipped) else s for s in skipped]
         self._save(part)
