@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 install: $(STAMP)
 
 demo: install
+	@bash scripts/install_system_deps.sh || true
 	$(BIN)/vsoko demo --workspace $(WORKSPACE)
 
 test: install

@@ -1,0 +1,118 @@
+"""The built book in a real browser: Debian's headless Chromium driven by Playwright.
+
+``playwright install`` cannot download browsers here, so Playwright drives Debian's
+``/usr/bin/chromium`` (``executable_path``). When Chromium is missing, the session
+fixture installs it with ``scripts/install_system_deps.sh chromium`` (root + apt-get,
+as CI and a newcomer's machine are); the tests skip, saying why, only where that fails.
+
+The book is opened from ``file://``; every request the page makes is recorded and must
+stay inside the book's folder (anything else is aborted and reported).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+from vsoko_toolkit.pipeline.book import chromium_flags, find_chromium
+
+pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _chromium() -> str | None:
+    path = find_chromium()
+    if path is None and shutil.which("apt-get") and os.geteuid() == 0:
+        subprocess.run(["bash", str(ROOT / "scripts" / "install_system_deps.sh"), "chromium"],
+                       check=False, timeout=900)
+        path = find_chromium()
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api",
+                                   reason="пакет playwright не установлен (pip install playwright)")
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("Chromium не установлен и не ставится (нужны root и apt-get: "
+                    "scripts/install_system_deps.sh chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True,
+                              args=[*chromium_flags(), "--no-sandbox"])
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory):
+    from test_book import built_book  # the same book as test_book.py, built once
+
+    return built_book(tmp_path_factory)[1]
+
+
+def _inside(url: str, folder: Path) -> bool:
+    parsed = urlparse(url)
+    if parsed.scheme in ("data", "blob", "about"):
+        return True
+    if parsed.scheme != "file":
+        return False
+    return Path(unquote(parsed.path)).resolve().is_relative_to(folder)
+
+
+def test_book_in_browser(browser, book):
+    site = book.html_index.parent.resolve()
+    requests: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+
+    def guard(route):
+        requests.append(route.request.url)
+        if _inside(route.request.url, site):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    # title page: school, academic year, profile; the table of contents in order
+    page.goto(book.html_index.as_uri())
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.inner_text().startswith("Анализ работы школы за 2024/2025")
+    body = page.locator("article").inner_text()
+    assert "МБОУ «СОШ № 1» г. Энска" in body and "для администрации школы" in body
+    toc = page.locator("nav.bd-links a").all_inner_texts()
+    assert [t.strip() for t in toc] == ["Сводка ключевых проблем", "Результаты и их динамика",
+                                        "Внешние оценки и объективность", "Группы риска"]
+    page.screenshot(path=str(book.book_dir / "screenshot.png"))
+
+    # navigation by the table of contents; a figure, a glued number, a formula
+    page.locator("nav.bd-links a", has_text="Сводка ключевых проблем").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("chapters/01_summary.html")
+    assert "Доля неуспевающих составила 12.3 %" in page.locator("article").inner_text()
+    img = page.locator("article img").first
+    img.scroll_into_view_if_needed()
+    assert page.evaluate("i => i.complete && i.naturalWidth", img.element_handle()) > 100
+    page.wait_for_selector("mjx-container", timeout=10_000)   # local MathJax rendered
+    page.screenshot(path=str(book.book_dir / "screenshot_chapter.png"), full_page=True)
+
+    # a failed chapter shows its error in the page
+    page.locator("nav.bd-links a", has_text="Внешние оценки").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("chapters/03_external.html")
+    box = page.locator("div.admonition.error").inner_text()
+    assert "ячейке № 4" in box and "ZeroDivisionError" in box
+
+    context.close()
+    outside = [u for u in requests if not _inside(u, site)]
+    assert outside == [], f"запросы за пределы книги: {outside}"
+    assert len(requests) > 20   # the guard saw the page's own requests
+    assert errors == []
