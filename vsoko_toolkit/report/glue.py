@@ -62,3 +62,32 @@ def low_results_table(res):
         "в сравнении": f["p2"].map(t.pct), "разница": (f["diff"] * 100).round(0).astype(int).astype(str) + " п. п.",
         "q": f["q_value"].map(lambda q: t.num(q, 3)),
     })
+
+
+def trends(res) -> None:
+    tt = res.tidy()
+    n = int(tt["flagged"].sum()) if "flagged" in tt else 0
+    _glue("n_trends", t.fmt_int(n))
+
+
+def trends_table(res):
+    """Per-subject trend and cohort decomposition, Russian headers."""
+    import pandas as pd
+
+    d = res.tidy().dropna(subset=["slope"])
+    if d.empty:
+        return pd.DataFrame({"итог": ["Меньше трёх лет данных: тренды не оцениваются."]})
+
+    def ci(a, b):
+        return f"{t.num(a)} … {t.num(b)}"
+
+    return pd.DataFrame({
+        "предмет": d["subject"], "лет": d["n_years"],
+        "тренд, балла в год": d["slope"].map(t.num), "95 % ДИ": [ci(a, b) for a, b in zip(d["slope_lower"], d["slope_upper"], strict=True)],
+        "q": d["q_value"].map(lambda q: "< 0,001" if q < 0.001 else t.num(q, 3)),
+        "у тех же учеников": d["within"].map(t.num),
+        "ДИ (те же)": [ci(a, b) for a, b in zip(d["within_lower"], d["within_upper"], strict=True)],
+        "смена состава": d["composition"].map(t.num),
+        "ДИ (состав)": [ci(a, b) for a, b in zip(d["composition_lower"], d["composition_upper"], strict=True)],
+        "вывод": ["тренд" if f else "нет различий" for f in d["flagged"]],
+    })

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .text import academic_year, num, pct
+from .text import academic_year, num, pct  # noqa: F401 (re-exported)
 
 METRIC_RU = {"quality": "качество знаний", "success": "успеваемость", "mean_mark": "средний балл", "sou": "СОУ"}
 METRIC_GEN = {"quality": "качества знаний", "success": "успеваемости", "mean_mark": "среднего балла", "sou": "СОУ"}
@@ -18,7 +18,10 @@ def pp(x: float) -> str:
 
 
 def q_text(q: float, m: int) -> str:
-    return f"q\u00a0=\u00a0{num(q, 3)} с поправкой на множественные сравнения ({m} проверок)"
+    from .text import plural
+
+    qs = "q\u00a0<\u00a00,001" if q < 0.001 else f"q\u00a0=\u00a0{num(q, 3)}"
+    return f"{qs} с поправкой на множественные сравнения ({m} {plural(m, 'проверка', 'проверки', 'проверок')})"
 
 
 def comparison_evidence(metric: str, subject: str, who: str, p1, k1, n1, lo1, hi1, against: str, p2, k2, n2, lo2, hi2,
@@ -40,3 +43,25 @@ def class_label(class_id: str) -> str:
 
 def year_text(year: int) -> str:
     return f"{academic_year(year)} учебного года"
+
+
+def signed(x: float, digits: int = 2) -> str:
+    return f"{x:+.{digits}f}".replace("-", "−").replace(".", ",")
+
+
+def years_word(n: int) -> str:
+    from .text import plural
+
+    return plural(n, "год", "года", "лет")
+
+
+def cohort_verdict(within: str, composition: str, decline: bool) -> str:
+    """Which of the two the change is: the same students' (teaching) or a different intake."""
+    change = "Снижение" if decline else "Рост"
+    if within == "supported" and composition != "supported":
+        return f"{change} произошло у тех же учеников — это изменение в преподавании или оценивании, а не в наборе."
+    if composition == "supported" and within != "supported":
+        return f"{change} связано со сменой состава учеников (набор), а не с результатами тех же учеников."
+    if within == "supported" and composition == "supported":
+        return f"{change} складывается и из результатов тех же учеников, и из смены состава."
+    return "Данных недостаточно, чтобы отличить изменение в преподавании от изменения набора."
