@@ -45,34 +45,38 @@ class ComparisonResult(AnalysisResult):
     """
 
     classes: pd.DataFrame | None = None
+    reference: dict | None = None  # (subject, metric) -> the other schools' share, for the funnel limits
     school_id: str = ""
     year: int = 0
 
     def plot(self, ax=None, subject: str | None = None, metric: str = "quality"):
-        """Funnel plot: the school's classes in ``subject`` against the school's share, limits by class size."""
+        """Funnel plot of the school's classes in ``subject``.
+
+        Each class is placed at its difference from the same grade in the other schools (percentage
+        points) against its size; the limits are the 95 % and 99.8 % normal-approximation funnel limits
+        of a share of that size around the municipality's share in the subject — a class outside them differs from its
+        grade elsewhere more than its size explains.
+        """
         import matplotlib.pyplot as plt
 
-        df = self.classes
         subject = subject or self.focus_subject()
-        d = df[df["subject"] == subject]
+        d = self.classes[self.classes["subject"] == subject].dropna(subset=[f"{metric}_ref"])
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4))
-        k, n = d[f"k_{metric}"].sum(), d["n"].sum()
-        target = k / n if n else np.nan
-        grid = np.arange(max(2, int(d["n"].min()) - 2), int(d["n"].max()) + 4)
-        lim = funnel_limits_proportion(target, grid, method="interpolated")
-        for lv, style in (("95", "--"), ("998", ":")):
-            ax.plot(grid, 100 * lim[f"lower_{lv}"], "k" + style, lw=1)
-            ax.plot(grid, 100 * lim[f"upper_{lv}"], "k" + style, lw=1,
-                    label="границы 95 %" if lv == "95" else "границы 99,8 %")
-        ax.axhline(100 * target, color="grey", lw=1)
-        ax.scatter(d["n"], 100 * d[metric], color="#1f5f99", zorder=3)
-        for r in d.itertuples():
-            ax.annotate(ph.class_label(r.class_id), (r.n, 100 * getattr(r, metric)), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")
+        p = float(self.reference.get((subject, metric), np.nan))
+        grid = np.linspace(max(3, d["n"].min() - 2), d["n"].max() + 4, 80)
+        lim = funnel_limits_proportion(p, grid, method="normal")
+        for lv, style, lab in (("95", "--", "границы 95 %"), ("998", ":", "границы 99,8 %")):
+            ax.plot(grid, 100 * (lim[f"upper_{lv}"] - p), "k" + style, lw=1, label=lab)
+            ax.plot(grid, 100 * (lim[f"lower_{lv}"] - p), "k" + style, lw=1)
+        ax.axhline(0, color="grey", lw=1)
+        diff = 100 * (d[metric] - d[f"{metric}_ref"])
+        ax.scatter(d["n"], diff, color="#1f5f99", zorder=3)
+        for n_, y_, c_ in zip(d["n"], diff, d["class_id"], strict=True):
+            ax.annotate(ph.class_label(c_), (n_, y_), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("число учеников с годовой отметкой")
-        ax.set_ylabel(f"{ph.METRIC_RU[metric]}, %")
-        ax.set_title(f"«{subject}»: классы школы против школы в целом ({100 * target:.0f} %)")
+        ax.set_ylabel(f"{ph.METRIC_RU[metric]}: разница с той же\nпараллелью других школ, п. п.")
+        ax.set_title(f"«{subject}»: классы школы против своих параллелей в муниципалитете", fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
         return ax
 
@@ -158,11 +162,21 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float)) if len(table) else []
     table["flagged"] = (table["q_value"] < alpha) & (table["diff"] < 0)
     classes = mine.copy()
+    ref_grade = others.groupby(["grade", "subject"], as_index=False)[num].sum() if len(others) else None
+    reference = {}
     for metric in METRICS:
         classes[metric] = classes[f"k_{metric}"] / classes["n"]
+        if ref_grade is not None:
+            rg = ref_grade.assign(**{f"{metric}_ref": ref_grade[f"k_{metric}"] / ref_grade["n"]})
+            classes = classes.merge(rg[["grade", "subject", f"{metric}_ref"]], on=["grade", "subject"], how="left")
+            tot = others.groupby("subject")[num].sum()
+            reference.update({(s_, metric): tot.loc[s_, f"k_{metric}"] / tot.loc[s_, "n"] for s_ in tot.index})
+        else:
+            classes[f"{metric}_ref"] = np.nan
     teachers = _teachers(con, school_id, year)
     findings = tuple(_finding(r, school_id, year, len(table), teachers) for r in table[table["flagged"]].itertuples())
-    return ComparisonResult(table=table, findings=findings, classes=classes, school_id=school_id, year=year)
+    return ComparisonResult(table=table, findings=findings, classes=classes, reference=reference, school_id=school_id,
+                            year=year)
 
 
 def _teachers(con, school_id: str, year: int) -> dict[tuple[str, str], str]:

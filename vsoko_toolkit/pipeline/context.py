@@ -138,6 +138,7 @@ class RunContext:
         self._save(part)
         return out
 
-    def show(self, df: pd.DataFrame) -> pd.DataFrame:
-        """What a reader of this profile may see of ``df``."""
-        return public_table(df) if self.public else df
+    def show(self, df: pd.DataFrame):
+        """What a reader of this profile may see of ``df``: privacy-filtered, without the row index."""
+        out = public_table(df) if self.public else df
+        return out.style.hide(axis="index").format(na_rep="—", precision=2, decimal=",", thousands="\u202f")

@@ -91,3 +91,23 @@ def trends_table(res):
         "ДИ (состав)": [ci(a, b) for a, b in zip(d["composition_lower"], d["composition_upper"], strict=True)],
         "вывод": ["тренд" if f else "нет различий" for f in d["flagged"]],
     })
+
+
+def metrics_table(df):
+    """Standard metrics with intervals, Russian headers (one row per group)."""
+    import pandas as pd
+
+    label = next(c for c in ("subject", "class_id", "grade") if c in df.columns)
+    names = {"subject": "предмет", "class_id": "класс", "grade": "параллель"}
+
+    def share(p, lo, hi):
+        return [f"{t.pct(a)} ({t.pct(b)}–{t.pct(c)})" for a, b, c in zip(p, lo, hi, strict=True)]
+
+    return pd.DataFrame({
+        names[label]: df[label].map(lambda x: x.rsplit("-", 1)[-1] if label == "class_id" else x),
+        "отметок": df["n_numeric"],
+        "успеваемость (95 % ДИ)": share(df["success"], df["success_lower"], df["success_upper"]),
+        "качество (95 % ДИ)": share(df["quality"], df["quality_lower"], df["quality_upper"]),
+        "СОУ, %": df["sou"].round(1), "средний балл": df["mean_mark"].round(2),
+        "нечисловых записей": df["n_non_numeric"],
+    })
