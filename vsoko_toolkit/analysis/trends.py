@@ -92,7 +92,7 @@ def _slope(d: pd.DataFrame) -> dict:
 
     d = d.assign(year_c=d["year"] - d["year"].max())
     formula = "mark_value ~ year_c + C(grade)" if d["grade"].nunique() > 1 else "mark_value ~ year_c"
-    res = fit_mixed(d, formula, groups="class_id", engine="fast" if len(d) > 3000 else "auto")
+    res = fit_mixed(d, formula, groups="class_id", engine="fast")
     row = res.fixed.set_index("term").loc["year_c"]
     return {"slope": row["estimate"], "slope_lower": row["ci_low"], "slope_upper": row["ci_high"],
             "p_value": row["p_value"], "engine_warnings": "; ".join(w.message for w in res.warnings)}

@@ -1,0 +1,94 @@
+"""End-to-end time of one school (ingest excluded), against the floor of this stack.
+
+Ours: `run_school` (papermill, every chapter) + the HTML book build.
+Floor, measured in the same run: papermill executing the same number of *empty*
+notebooks with the same parallel layout (the same code path, empty chapters) +
+a jupyter-book build of the same number of empty pages. The ratio ours/floor is
+the figure (aim: <= 1.5). Also the batch throughput for the sample
+municipality with 1 and 2 workers (skip with --no-batch).
+
+    python bench/bench_pipeline.py [--no-batch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from vsoko_toolkit import ingest
+from vsoko_toolkit.pipeline.batch import run_batch
+from vsoko_toolkit.pipeline.book import build_book
+from vsoko_toolkit.pipeline.chapters import CHAPTERS
+from vsoko_toolkit.pipeline.run import run_school
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def empty_notebooks(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for ch in CHAPTERS:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {ch.title}"),
+                    nbformat.v4.new_code_cell('db = ""\nschool_id = ""\nyear = 0\nprofile = ""\nout_dir = ""',
+                                              metadata={"tags": ["parameters"]})]
+        nbformat.write(nb, folder / f"{ch.stem}.ipynb")
+    return folder
+
+
+def timed(fn, *a, **k):
+    t0 = time.perf_counter()
+    res = fn(*a, **k)
+    return res, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--no-batch", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        data = ROOT / "data_samples" / "municipality"
+        if not (data / "schools.csv").exists():
+            from vsoko_toolkit.synth import generate_municipality
+
+            data = tmp / "data"
+            generate_municipality(data, n_schools=4, n_years=4, seed=1)
+        db = tmp / "w.duckdb"
+        ingest(data, db)
+        school = json.loads((data / "truth.json").read_text(encoding="utf-8")).get("demo", {}).get("school_id", "S01")
+        year = max(int(x) for x in json.loads((data / "truth.json").read_text(encoding="utf-8"))["years"])
+
+        ours, t_run = timed(run_school, db, school, year, "internal", tmp / "ours")
+        book, t_book = timed(build_book, ours.run_dir, pdf=False)
+        floor, t_frun = timed(run_school, db, school, year, "internal", tmp / "floor",
+                              notebooks=empty_notebooks(tmp / "empty"))
+        fbook, t_fbook = timed(build_book, floor.run_dir, pdf=False)
+        kernel = sum(c["seconds"] for c in floor.chapters) / len(floor.chapters)
+        print(f"школа {school}, {year - 1}/{year}; глав: {len(CHAPTERS)}")
+        print(f"{'этап':44}{'наш, с':>10}{'пол, с':>10}")
+        print(f"{'выполнение глав (papermill), всего':44}{t_run:>10.1f}{t_frun:>10.1f}")
+        print(f"{'  из них запуск ядра и пустая глава, ср.':44}{'':>10}{kernel:>10.1f}")
+        for c in ours.chapters:
+            print(f"{'  ' + c['stem']:44}{c['seconds']:>10.1f}")
+        print(f"{'сборка книги (HTML)':44}{t_book:>10.1f}{t_fbook:>10.1f}")
+        total, total_floor = t_run + t_book, t_frun + t_fbook
+        print(f"{'итого':44}{total:>10.1f}{total_floor:>10.1f}")
+        print(f"отношение наш / пол: {total / total_floor:.2f} (цель ≤ 1,5)")
+        if not args.no_batch:
+            for w in (1, 2):
+                out = tmp / f"batch{w}"
+                res, t = timed(run_batch, db, year, out, workers=w)
+                n = len(res.ran)
+                print(f"пакетный запуск, процессов {w}: школ {n} за {t:.0f} с — {n / t * 60:.2f} школ/мин")
+                shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
