@@ -89,3 +89,14 @@ def test_results_chapter_renders_without_placeholders(public_run):
     assert "Результаты обучения" in html and "{glue" not in html and "глю" not in html
     assert re.search(r"успеваемость по годовым отметкам — <strong>[\d,]+\s%", html.replace("\xa0", " ")) or \
         re.search(r"успеваемость по годовым отметкам — .{0,80}\d+,\d", html)
+
+
+def test_the_scan_finds_a_planted_leak(public_run, tmp_path):
+    """Positive control: the same scan flags a name and an id written into an output file."""
+    folder, _, _ = public_run
+    name = sorted(_column(folder, "teachers", "full_name"))[0]
+    sid = sorted(_column(folder, "students", "student_id"))[0]
+    (tmp_path / "leak.html").write_text(f"<p>{name}</p><td>{sid}</td>", encoding="utf-8")
+    texts = dict(_texts(tmp_path))
+    text = texts[tmp_path / "leak.html"]
+    assert name in text and re.search(rf"(?<![\w.]){re.escape(sid)}(?![\w.])", text)
