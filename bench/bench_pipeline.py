@@ -13,7 +13,6 @@ municipality with 1 and 2 workers (skip with --no-batch).
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import tempfile
 import time
@@ -25,6 +24,7 @@ from vsoko_toolkit import ingest
 from vsoko_toolkit.pipeline.batch import run_batch
 from vsoko_toolkit.pipeline.book import build_book
 from vsoko_toolkit.pipeline.chapters import CHAPTERS
+from vsoko_toolkit.pipeline.demo import demo_school, sample_folder
 from vsoko_toolkit.pipeline.run import run_school
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,16 +54,10 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        data = ROOT / "data_samples" / "municipality"
-        if not (data / "schools.csv").exists():
-            from vsoko_toolkit.synth import generate_municipality
-
-            data = tmp / "data"
-            generate_municipality(data, n_schools=4, n_years=4, seed=1)
+        data = sample_folder(tmp)
         db = tmp / "w.duckdb"
         ingest(data, db)
-        school = json.loads((data / "truth.json").read_text(encoding="utf-8")).get("demo", {}).get("school_id", "S01")
-        year = max(int(x) for x in json.loads((data / "truth.json").read_text(encoding="utf-8"))["years"])
+        school, year = demo_school(data, db)
 
         ours, t_run = timed(run_school, db, school, year, "internal", tmp / "ours")
         book, t_book = timed(build_book, ours.run_dir, pdf=False)

@@ -29,7 +29,7 @@ def public_run(tmp_path_factory):
     ws = tmp_path_factory.mktemp("public")
     folder = sample_folder(ws)
     ingest(folder, ws / "w.duckdb")
-    school, year = demo_school(folder)
+    school, year = demo_school(folder, ws / "w.duckdb")
     res = run_school(ws / "w.duckdb", school, year, "public", ws / "out")
     book = build_book(res.run_dir, pdf=True)
     return folder, res, book

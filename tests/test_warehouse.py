@@ -31,7 +31,7 @@ def snapshot(db) -> dict[str, list]:
 def other_year(year: int) -> dict:
     """MINI moved to another year (same school, same students a year earlier)."""
     t = copy.deepcopy(MINI)
-    for name, rows in t.items():
+    for rows in t.values():
         for r in rows[1:]:
             for i, v in enumerate(r):
                 r[i] = v.replace("2025", str(year))

@@ -126,6 +126,8 @@ def synth_cmd(
     seed: int = typer.Option(1, "--seed", help="Зерно генератора (тот же seed — те же данные)."),
     last_year: int = typer.Option(2025, "--last-year", help="Последний учебный год (по году окончания)."),
     null: bool = typer.Option(False, "--null", help="Без заложенных эффектов (нулевой муниципалитет)."),
+    gzip_: bool = typer.Option(False, "--gzip", help="Сжать таблицы (.csv.gz): так хранится учебная выборка."),
+    dirty: Path = typer.Option(None, "--dirty", help="Ещё и «грязная» копия (cp1251, «;», ошибки) в эту папку."),
 ) -> None:
     """Сгенерировать учебный муниципалитет с известной «правдой» (truth.json).
 
@@ -136,6 +138,20 @@ def synth_cmd(
     plants = Plants.null() if null else Plants()
     generate_municipality(out, n_schools=schools, n_years=years, seed=seed, last_year=last_year, plants=plants)
     console.print(f"Муниципалитет записан в {out} (школ: {schools}, лет: {years}, seed={seed}).")
+    if dirty:
+        from .synth import make_dirty
+
+        bad = make_dirty(out, dirty, seed=seed)
+        console.print(f"«Грязная» копия: {dirty} (заложено ошибочных строк: {len(bad)}, список — bad_rows.csv).")
+    if gzip_:
+        import gzip
+        import shutil
+
+        for p in sorted(Path(out).glob("*.csv")):
+            with open(p, "rb") as src, gzip.GzipFile(p.with_name(p.name + ".gz"), "wb", mtime=0) as dst:
+                shutil.copyfileobj(src, dst)
+            p.unlink()
+        console.print("Таблицы сжаты (.csv.gz); vsoko читает их как есть.")
 
 
 @app.command("import")

@@ -40,14 +40,16 @@ class SourceFile:
 
 
 def find_tables(folder: Path) -> dict[str, Path]:
-    """Map contract table names to the files of ``folder`` (``<table>.csv`` or ``.xlsx``)."""
+    """Map contract table names to the files of ``folder`` (``<table>.csv``, ``.csv.gz`` or ``.xlsx``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FatalInputError(f"Папка с данными не найдена: {folder}. Укажите путь к папке с файлами таблиц.")
     found: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
-        stem, suffix = p.stem.lower().strip(), p.suffix.lower()
-        if not p.is_file() or suffix not in (".csv", ".xlsx") or stem not in TABLES:
+        name = p.name.lower().strip()
+        suffix = ".csv.gz" if name.endswith(".csv.gz") else p.suffix.lower()
+        stem = name[: -len(suffix)] if suffix else name
+        if not p.is_file() or suffix not in (".csv", ".csv.gz", ".xlsx") or stem not in TABLES:
             continue
         if stem in found:
             raise FatalInputError(
@@ -135,6 +137,8 @@ def open_source(table: str, path: Path, workdir: Path) -> SourceFile:
     try:
         if path.suffix.lower() == ".xlsx":
             return _open_xlsx(table, path, workdir)
+        if path.name.lower().endswith(".gz"):
+            return _open_csv(table, path, workdir, source=_gunzip(path, workdir))
         return _open_csv(table, path, workdir)
     except FatalInputError:
         raise
@@ -145,21 +149,33 @@ def open_source(table: str, path: Path, workdir: Path) -> SourceFile:
         ) from exc
 
 
-def _open_csv(table: str, path: Path, workdir: Path) -> SourceFile:
-    encoding, mixed_newlines = scan(path)
-    with open(path, encoding=encoding, newline="") as f:
+def _gunzip(path: Path, workdir: Path) -> Path:
+    import gzip
+    import shutil
+
+    out = Path(tempfile.mkstemp(prefix="gz-", suffix=".csv", dir=workdir)[1])
+    with gzip.open(path, "rb") as src, open(out, "wb") as dst:
+        shutil.copyfileobj(src, dst, _CHUNK)
+    return out
+
+
+def _open_csv(table: str, path: Path, workdir: Path, source: Path | None = None) -> SourceFile:
+    """``path`` is the user's file; ``source`` the bytes to read when they differ (a decompressed copy)."""
+    source = source or path
+    encoding, mixed_newlines = scan(source)
+    with open(source, encoding=encoding, newline="") as f:
         header = f.readline().rstrip("\r\n")
     if not header.strip():
         raise FatalInputError(f"Файл {path.name} пуст или первая строка (заголовок) пуста. Добавьте строку заголовков.")
     delimiter = detect_delimiter(header)
     names = next(csv.reader([header], delimiter=delimiter))
     columns = _header_names(table, path, names)
-    csv_path = path
+    csv_path = source
     if encoding == "cp1251" or mixed_newlines:
         # transcode to UTF-8 and/or unify line endings, streaming
         csv_path = Path(tempfile.mkstemp(prefix=f"{table}-", suffix=".csv", dir=workdir)[1])
         newline = None if mixed_newlines else ""
-        with open(path, encoding=encoding, newline=newline) as src, \
+        with open(source, encoding=encoding, newline=newline) as src, \
                 open(csv_path, "w", encoding="utf-8", newline="\n" if mixed_newlines else "") as dst:
             while chunk := src.read(_CHUNK):
                 dst.write(chunk)

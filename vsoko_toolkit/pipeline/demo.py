@@ -13,7 +13,7 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data_samples" / "municipality"
 
 def sample_folder(workspace: Path) -> Path:
     """The committed sample municipality, or (outside a clone) one generated into the workspace."""
-    if (SAMPLE / "schools.csv").exists():
+    if any(SAMPLE.glob("schools.csv*")):
         return SAMPLE
     from ..synth import generate_municipality
 
@@ -23,21 +23,22 @@ def sample_folder(workspace: Path) -> Path:
     return out
 
 
-def demo_school(folder: Path) -> tuple[str, int]:
-    """The school and year the sample's README recommends (its truth file names them), else the first."""
+def demo_school(folder: Path, db: Path) -> tuple[str, int]:
+    """The sample's school with planted problems (its truth file names it) and the last year on record;
+    without a truth file, the warehouse's first school."""
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        first, last = con.execute("SELECT min(school_id), max(year) FROM classes").fetchone()
+    finally:
+        con.close()
     truth = folder / "truth.json"
     if truth.exists():
         t = json.loads(truth.read_text(encoding="utf-8"))
-        demo = t.get("demo") or {}
-        if demo.get("school_id"):
-            return demo["school_id"], int(demo.get("year") or t.get("last_year"))
-    import csv
-
-    with open(folder / "schools.csv", encoding="utf-8-sig") as fh:
-        first = next(csv.DictReader(fh))["school_id"]
-    with open(folder / "classes.csv", encoding="utf-8-sig") as fh:
-        year = max(int(r["year"]) for r in csv.DictReader(fh))
-    return first, year
+        demo = t.get("demo") or t.get("declining_trend") or {}
+        first = demo.get("school_id") or first
+    return first, int(last)
 
 
 def run_demo(workspace, school: str | None = None, pdf: bool = True, console=None) -> dict:
@@ -49,7 +50,7 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
     say(f"1/4 Загрузка учебного муниципалитета {folder} → {db}")
     rep = ingest(folder, db, progress=console is not None)
     say(f"    прочитано строк: {int(rep.tables['read'].sum()):,}, отклонено: {rep.n_rejected}".replace(",", " "))
-    sid, year = demo_school(folder)
+    sid, year = demo_school(folder, db)
     sid = school or sid
     out = workspace / "out"
     books = {}
