@@ -126,6 +126,21 @@ def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem:
 
     t0 = time.perf_counter()
     rec = {"file": f"notebooks/{stem}.ipynb", "stem": stem, "title": title, "status": "ok", "error": None}
+    log_dir = Path(cwd).parent / "logs"
+    log_dir.mkdir(exist_ok=True)
+    saved = os.dup(2)
+    with open(log_dir / f"{stem}.log", "w") as log:  # the kernel's own chatter goes to the chapter's log
+        os.dup2(log.fileno(), 2)
+        try:
+            _papermill(pm, src, dst, params, kernel_name, cwd, rec)
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    rec["seconds"] = round(time.perf_counter() - t0, 2)
+    return rec
+
+
+def _papermill(pm, src, dst, params, kernel_name, cwd, rec) -> None:
     try:
         pm.execute_notebook(src, dst, parameters=params, kernel_name=kernel_name, progress_bar=False, cwd=cwd,
                             log_output=False)
@@ -135,8 +150,6 @@ def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem:
     except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
         rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
                                            "evalue": str(exc)})
-    rec["seconds"] = round(time.perf_counter() - t0, 2)
-    return rec
 
 
 def _only_skips(run_dir: Path, stem: str) -> bool:
