@@ -52,8 +52,10 @@ def _texts(run_dir: Path):
 
 
 def _column(folder: Path, table: str, col: str) -> set[str]:
-    with open(folder / f"{table}.csv", encoding="utf-8-sig") as fh:
-        return {r[col] for r in csv.DictReader(fh) if r.get(col)}
+    import pandas as pd
+
+    path = next(folder.glob(f"{table}.csv*"))
+    return set(pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")[col]) - {""}
 
 
 def find_leaks(texts, names: set[str], ids: set[str]) -> tuple[int, list]:

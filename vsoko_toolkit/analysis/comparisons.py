@@ -75,8 +75,11 @@ class ComparisonResult(AnalysisResult):
         for n_, y_, c_ in zip(d["n"], diff, d["class_id"], strict=True):
             ax.annotate(ph.class_label(c_), (n_, y_), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("число учеников с годовой отметкой")
-        ax.set_ylabel(f"{ph.METRIC_RU[metric]}: разница с той же\nпараллелью других школ, п. п.")
-        ax.set_title(f"«{subject}»: классы школы против своих параллелей в муниципалитете", fontsize=10)
+        municipal = bool(len(self.table)) and (self.table["comparison"] == "municipality").any()
+        against = "той же\nпараллелью других школ" if municipal else "школой\nв целом"
+        ax.set_ylabel(f"{ph.METRIC_RU[metric]}: разница с {against}, п. п.")
+        ax.set_title(f"«{subject}»: классы школы против "
+                     f"{'своих параллелей в муниципалитете' if municipal else 'школы в целом'}", fontsize=10)
         ax.legend(fontsize=8, loc="lower right")
         return ax
 
@@ -171,8 +174,11 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
             classes = classes.merge(rg[["grade", "subject", f"{metric}_ref"]], on=["grade", "subject"], how="left")
             tot = others.groupby("subject")[num].sum()
             reference.update({(s_, metric): tot.loc[s_, f"k_{metric}"] / tot.loc[s_, "n"] for s_ in tot.index})
-        else:
-            classes[f"{metric}_ref"] = np.nan
+        else:  # a single school: the funnel is drawn against the school itself
+            own = mine.groupby("subject")[num].sum()
+            share = own[f"k_{metric}"] / own["n"]
+            classes[f"{metric}_ref"] = classes["subject"].map(share)
+            reference.update({(s_, metric): share[s_] for s_ in share.index})
     teachers = _teachers(con, school_id, year)
     findings = tuple(_finding(r, school_id, year, len(table), teachers) for r in table[table["flagged"]].itertuples())
     return ComparisonResult(table=table, findings=findings, classes=classes, reference=reference, school_id=school_id,
