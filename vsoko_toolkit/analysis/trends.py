@@ -44,6 +44,7 @@ class TrendResult(AnalysisResult):
     """
 
     yearly: pd.DataFrame | None = None
+    by_grade: pd.DataFrame | None = None  # subject, year, grade, cohort, n, mean_mark (cohort trajectories)
     school_id: str = ""
     year: int = 0
 
@@ -64,8 +65,32 @@ class TrendResult(AnalysisResult):
         ax.legend(fontsize=8)
         return ax
 
+    def plot_cohorts(self, subject: str | None = None, ax=None):
+        """Cohort trajectories: each line is one group of students (by the year they were in grade 1) across
+        grades; points at the same grade are successive cohorts. A line that bends down marks a change for the
+        same students; lines that start lower mark a weaker intake."""
+        import matplotlib.pyplot as plt
+
+        subject = subject or (self.focus_subjects(1) or [self.by_grade["subject"].iloc[0]])[0]
+        d = self.by_grade[self.by_grade["subject"] == subject]
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4))
+        cohorts = sorted(d["cohort"].unique())
+        colors = plt.cm.viridis(np.linspace(0, 0.9, len(cohorts)))
+        for color, (cohort, g) in zip(colors, d.groupby("cohort"), strict=True):
+            g = g.sort_values("grade")
+            ax.plot(g["grade"], g["mean_mark"], marker="o", lw=1.2, color=color,
+                    label=f"в 1 классе в {cohort - 1}/{str(cohort)[2:]}")
+        ax.set_xlabel("класс (параллель)")
+        ax.set_ylabel("средняя годовая отметка")
+        ax.set_title(f"«{subject}»: траектории потоков учеников")
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        return ax
+
     def focus_subjects(self, k: int = 4) -> list[str]:
         t = self.table.dropna(subset=["p_value"]).sort_values("p_value")
+        if "flagged" in t and t["flagged"].any():
+            t = t.sort_values(["flagged", "p_value"], ascending=[False, True])
         return list(t["subject"].head(k))
 
 
@@ -166,4 +191,6 @@ def subject_trends(con, school_id: str, year: int, min_years: int = MIN_YEARS, n
             "p_value", "within", "within_lower", "within_upper", "composition", "composition_lower",
             "composition_upper", "engine_warnings"]
     table = pd.DataFrame(rows).reindex(columns=cols)
-    return TrendResult(table=table, yearly=_yearly(m), school_id=school_id, year=int(year))
+    by_grade = (m.groupby(["subject", "year", "grade"])["mark_value"].agg(n="count", mean_mark="mean")
+                .reset_index().assign(cohort=lambda d: d["year"] - d["grade"] + 1))
+    return TrendResult(table=table, yearly=_yearly(m), by_grade=by_grade, school_id=school_id, year=int(year))
