@@ -16,8 +16,6 @@ from functools import cache
 from importlib import resources
 from typing import Literal
 
-import jsonschema
-
 Area = Literal["results", "trends", "objectivity", "assessments", "factors", "decisions", "risk", "conditions",
                "climate", "indicators"]
 Verdict = Literal["supported", "not_supported", "inconclusive"]
@@ -143,4 +141,6 @@ def schema() -> dict:
 
 def validate_document(doc: dict) -> None:
     """Raise ``jsonschema.ValidationError`` when ``doc`` does not follow the findings contract."""
+    import jsonschema  # imported here: it takes seconds to import, and chapters never need it
+
     jsonschema.validate(doc, schema())
