@@ -182,7 +182,8 @@ def _open_csv(table: str, path: Path, workdir: Path, source: Path | None = None)
     return SourceFile(table, path, csv_path, delimiter, columns, encoding)
 
 
-def _cell(value) -> str:
+def cell_text(value) -> str:
+    """The text of a spreadsheet cell as a person reads it (``5.0`` -> ``"5"``, dates ISO)."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -191,9 +192,9 @@ def _cell(value) -> str:
         return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value).replace("\u00a0", " ").strip()
 
 
 def _open_xlsx(table: str, path: Path, workdir: Path) -> SourceFile:
@@ -206,7 +207,7 @@ def _open_xlsx(table: str, path: Path, workdir: Path) -> SourceFile:
         header, header_row = None, 0
         for i, row in enumerate(rows, start=1):
             if any(v is not None and str(v).strip() for v in row):
-                header, header_row = [_cell(v) for v in row], i
+                header, header_row = [cell_text(v) for v in row], i
                 break
         if header is None:
             raise FatalInputError(f"Файл {path.name}: первый лист пуст. Поместите таблицу на первый лист.")
@@ -219,7 +220,7 @@ def _open_xlsx(table: str, path: Path, workdir: Path) -> SourceFile:
             w = csv.writer(dst)
             w.writerow([*columns, ROW_COLUMN])
             for i, row in enumerate(rows, start=header_row + 1):
-                cells = [_cell(v) for v in row]
+                cells = [cell_text(v) for v in row]
                 if not any(c.strip() for c in cells):
                     continue  # an empty spreadsheet row is not a record
                 # values right of the last named column have no column: ignored, as unknown columns are

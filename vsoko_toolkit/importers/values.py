@@ -10,25 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from ..contract.reader import cell_text  # noqa: F401 (re-exported for the engine)
 from ..contract.spec import BOOL_LABELS, NON_NUMERIC_MARKS, VOCABULARIES, Column
 
 _SPACES = re.compile(r"\s+")
 _LATIN_TO_CYRILLIC = str.maketrans("ABCEHKMOPTXaceopxy", "АВСЕНКМОРТХасеорху")
-
-
-def cell_text(value) -> str:
-    """The text of a spreadsheet cell as a person reads it (``5.0`` -> ``"5"``, dates ISO)."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(sep=" ")
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return str(value).replace("\u00a0", " ").strip()
 
 
 def norm_label(text: str) -> str:
