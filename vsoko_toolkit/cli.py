@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import cli_ru  # noqa: F401 (Russian for click/typer's own words)
 from .errors import VsokoError
 
 app = typer.Typer(
