@@ -1,0 +1,61 @@
+"""Glue and Russian tables for the chapter «Внешние оценочные процедуры и объективность оценивания»."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import phrases as ph
+from . import text as t
+from .glue import _glue
+
+
+def objectivity(res) -> None:
+    d = res.tidy()
+    sch = d[d["level"] == "school"]
+    if len(sch):
+        r = sch.iloc[0]
+        _glue("vpr_n", t.fmt_int(r["n"]))
+        _glue("vpr_lowered", t.pct(r["lowered"]))
+        _glue("vpr_lowered_ci", t.interval(r["lowered_low"], r["lowered_high"]))
+        _glue("vpr_raised", t.pct(r["raised"]))
+        _glue("vpr_muni_lowered", t.pct(r["muni_lowered"]))
+        _glue("vpr_kappa", t.num(r["kappa"], 2))
+    else:
+        for k in ("vpr_n", "vpr_lowered", "vpr_lowered_ci", "vpr_raised", "vpr_muni_lowered", "vpr_kappa"):
+            _glue(k, "—")
+    _glue("n_marking", t.count(len(res.findings), "учитель", "учителя", "учителей"))
+
+
+def offsets_table(res) -> pd.DataFrame:
+    o = res.offsets
+    if o is None or o.empty:
+        return pd.DataFrame({"итог": ["Оценить смещение отметок не удалось: мало данных."]})
+    return pd.DataFrame({
+        "teacher_id": o["teacher_id"], "предмет": o["subject"], "n": o["n"],
+        "смещение, балла": o["estimate"].map(lambda x: ph.signed(x)),
+        "95 % ДИ": [f"{ph.signed(a)} … {ph.signed(b)}" for a, b in zip(o["ci_low"], o["ci_high"], strict=True)],
+        "q": o["q_value"].map(lambda q: t.num(q, 3)),
+        "вывод": o["flagged"].map({True: "расхождение установлено", False: "нет оснований для вывода"}),
+    })
+
+
+def tasks(res) -> None:
+    _glue("n_deficits", t.count(len(res.findings), "дефицит", "дефицита", "дефицитов"))
+    _glue("n_skill_tests", t.count(0 if res.skills is None else len(res.skills), "проверка", "проверки",
+                                   "проверок"))
+
+
+def deficits_table(res) -> pd.DataFrame:
+    s = res.skills
+    if s is None or s.empty or not s["flagged"].any():
+        return pd.DataFrame({"итог": ["Дефицитов умений за пределами случайного разброса не найдено."]})
+    f = s[s["flagged"]]
+    return pd.DataFrame({
+        "класс": f["class_id"].map(ph.class_label), "предмет": f["subject"], "умение": f["skill"],
+        "задания": f["tasks"], "выполнение": f["pct"].map(t.pct), "регион": f["benchmark"].map(t.pct),
+        "teacher_id": f["teacher_id"], "q": f["q_value"].map(lambda q: t.num(q, 3))})
+
+
+def anomalies(res) -> None:
+    _glue("n_peaks", t.count(len(res.findings), "работа", "работы", "работ"))
+    _glue("n_works", t.count(len(res.table), "работа", "работы", "работ"))
