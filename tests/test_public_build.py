@@ -109,3 +109,14 @@ def test_the_scan_finds_a_planted_leak(public_run, tmp_path):
     (tmp_path / "leak.html").write_text(f"<p>{name}</p><td>{sid}</td>", encoding="utf-8")
     _, leaks = find_leaks(_texts(tmp_path), names, ids)
     assert ("leak.html", name) in leaks and ("leak.html", sid) in leaks
+
+
+def test_public_tables_do_not_identify_teachers(public_run):
+    _, res, _ = public_run
+    import pandas as pd
+
+    for p in (res.run_dir / "tables").glob("*.csv"):
+        df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        for kind_col, id_col in (("level", "target_id"), ("unit_type", "unit_id"), ("target_type", "target_id")):
+            if kind_col in df and id_col in df:
+                assert (df.loc[df[kind_col] == "teacher", id_col] == "").all(), p.name

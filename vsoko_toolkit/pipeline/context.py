@@ -30,12 +30,19 @@ PUBLIC_DROP = PERSONAL_COLUMNS + ("teacher_id", "student_code", "homeroom_teache
 
 
 def public_table(df: pd.DataFrame) -> pd.DataFrame:
-    """The public version of a table: no personal or teacher columns; counts under 5 suppressed (NaN).
+    """The public version of a table: no personal or teacher columns, teacher rows without their id;
+    counts under 5 suppressed (NaN).
 
     A row whose group size (``n`` or ``n_numeric``) is under 5 keeps its labels
     but loses every number, so no small group can be read off it.
     """
     out = df.drop(columns=[c for c in df.columns if c in PUBLIC_DROP or c.endswith("_name")], errors="ignore")
+    for kind_col, id_col in (("level", "target_id"), ("unit_type", "unit_id"), ("target_type", "target_id")):
+        if kind_col in out.columns and id_col in out.columns:  # teachers appear in the distribution, unnamed
+            teacher = out[kind_col] == "teacher"
+            if teacher.any():
+                out = out.copy()
+                out.loc[teacher, id_col] = ""
     size_col = next((c for c in ("n", "n_numeric", "n_students") if c in out.columns), None)
     if size_col is not None:
         small = pd.to_numeric(out[size_col], errors="coerce").between(1, MIN_GROUP - 1)
