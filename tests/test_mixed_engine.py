@@ -279,3 +279,18 @@ def test_result_is_immutable_tidy_and_renders(nested_data):
     assert "Смешанная модель" in res._repr_html_()
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.llf = 0.0
+
+
+def test_two_nested_components_fit():
+    """Regression: variance_table indexed psi for nested-level variances (IndexError with >= 2 vc)."""
+    rng = np.random.default_rng(0)
+    n = 2000
+    d = pd.DataFrame({"school": rng.integers(0, 10, n)})
+    d["class_id"] = d.school * 10 + rng.integers(0, 5, n)
+    d["teacher_id"] = d.school * 10 + rng.integers(0, 3, n)
+    d["y"] = (rng.normal(size=10)[d.school] + 0.5 * rng.normal(size=100)[d.class_id]
+              + 0.3 * rng.normal(size=100)[d.teacher_id] + rng.normal(size=n))
+    res = fit_mixed(d, "y ~ 1", groups="school",
+                    vc_formula={"class": "0 + C(class_id)", "teacher": "0 + C(teacher_id)"})
+    assert list(res.variance["component"]) == ["school", "class", "teacher", "Residual"]
+    assert res.variance["estimate"].gt(0).all()

@@ -14,6 +14,7 @@ suppresses counts under 5.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,15 +59,20 @@ def public_finding(d: dict) -> dict:
     """A finding for the public profile: teachers are named by role only, never by id or name."""
     d = dict(d)
     rec = d.get("recommendation")
-    if rec and rec.get("addressee_type") == "teacher":
-        tid = rec["addressee_id"]
-        d["recommendation"] = {**rec, "addressee_id": "", "text": rec["text"].replace(tid, "учитель предмета")}
-    if d.get("target_type") == "teacher":
+    if rec and rec.get("addressee_type") == "teacher" and rec.get("addressee_id"):
+        d["recommendation"] = {**rec, "addressee_id": "", "text": _unname(rec["text"], rec["addressee_id"])}
+    if d.get("target_type") == "teacher" and d.get("target_id"):
         tid = d["target_id"]
         d["target_id"] = ""
         for k in ("title", "evidence"):
-            d[k] = d[k].replace(tid, "учитель")
+            d[k] = _unname(d[k], tid)
+        d["causes"] = [{**c, "evidence": _unname(c["evidence"], tid)} for c in d.get("causes", [])]
     return d
+
+
+def _unname(text: str, tid: str) -> str:
+    """Drop a teacher id from a sentence ("учителя T0061 в 7А" -> "учителя в 7А"; "(T0061)" -> "")."""
+    return re.sub(rf"\s*\(?{re.escape(tid)}\)?", "", text)
 
 
 @dataclass

@@ -274,8 +274,11 @@ def variance_table(names, eta, cov, to_abs) -> pd.DataFrame:
     def pick(kind, a, b=None):
         def f(e):
             s2, psi, gam = to_abs(e)
-            return {"s2": s2, "psi": psi[a, b if b is not None else a],
-                    "gam": gam[a] if kind == "gam" else 0.0}[kind]
+            if kind == "s2":
+                return s2
+            if kind == "gam":
+                return gam[a]
+            return psi[a, b if b is not None else a]
         return f
 
     items = [(t, pick("psi", j)) for j, t in enumerate(terms)]
