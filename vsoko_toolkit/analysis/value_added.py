@@ -165,6 +165,8 @@ def value_added(con, school_id: str, year: int, alpha: float = ALPHA, engine: st
     extra = [c for c in ("school_id", "teacher_id", "class_id", "n_classes", "mean_y", "mean_prior")
              if c in table.columns]
     table = table[COLUMNS + extra].reset_index(drop=True)
+    if table.empty:  # typed, so boolean masks on "flagged" stay masks
+        table = table.astype({"flagged": bool, **{c: float for c in COLUMNS[3:10]}})
     if "class_id" in table:  # a teacher unit spans several classes
         table.loc[table["unit_type"] == "teacher", "class_id"] = ""
     return ValueAddedResult(table=table, findings=findings, notes=notes, models=models, school_id=school_id,

@@ -13,7 +13,7 @@ LEVELS = {"school_id": "школа", "class": "класс", "teacher": "учит
 def value_added(va) -> None:
     d = va.tidy()
     tch = d[d["unit_type"] == "teacher"]
-    flagged = d[d["flagged"]]
+    flagged = d[d["flagged"].astype(bool)]
     _glue("va_n_teachers", t.count(tch["unit_id"].nunique(), "учитель", "учителя", "учителей"))
     _glue("va_n_units", t.count(len(d), "оценка", "оценки", "оценок"))
     _glue("va_n_low", t.fmt_int(int((flagged["estimate"] < 0).sum())))
