@@ -138,6 +138,13 @@ class RunContext:
         if table is not None:
             self.table(name, table)
 
+    def update_findings(self, findings) -> None:
+        """Replace earlier chapters' findings (matched by id) with enriched versions, e.g. with tested causes."""
+        part = self._part()
+        dicts = [f.to_dict() if isinstance(f, Finding) else dict(f) for f in findings]
+        part["updates"] = part.get("updates", []) + ([public_finding(d) for d in dicts] if self.public else dicts)
+        self._save(part)
+
     def skip(self, analysis: str, reason: str) -> None:
         """Record that ``analysis`` could not run on this data, and why (Russian)."""
         self.emit(analysis, skipped=[Skipped(analysis, reason)])

@@ -164,17 +164,30 @@ def collect(run_dir: Path, school_id: str, year: int, profile: str) -> dict:
     """Gather every chapter's part into one findings document (validated against the contract's schema)."""
     doc = {"school_id": str(school_id), "year": int(year), "toolkit_version": __version__, "profile": profile,
            "findings": [], "decision_evaluations": [], "skipped": []}
-    seen: set[str] = set()
-    for part in sorted((run_dir / "parts").glob("*.json")):
-        p = json.loads(part.read_text(encoding="utf-8"))
-        for f in p["findings"]:
-            if f["id"] not in seen:  # the same finding emitted by two chapters counts once
-                seen.add(f["id"])
-                doc["findings"].append(f)
-        doc["decision_evaluations"] += p["decision_evaluations"]
-        doc["skipped"] += p["skipped"]
+    parts = [json.loads(part.read_text(encoding="utf-8")) for part in sorted((run_dir / "parts").glob("*.json"))]
+    for k, v in merge_parts(parts).items():
+        doc[k] = v
     validate_document(doc)
     return doc
+
+
+def merge_parts(parts: list[dict]) -> dict:
+    """Findings, evaluations and skips of chapter parts: a finding emitted twice counts once, and a later
+    chapter's ``updates`` (the same finding with its causes tested) replace the original in place."""
+    seen: dict[str, int] = {}
+    out = {"findings": [], "decision_evaluations": [], "skipped": []}
+    for p in parts:
+        for f in p["findings"]:
+            if f["id"] not in seen:
+                seen[f["id"]] = len(out["findings"])
+                out["findings"].append(f)
+        out["decision_evaluations"] += p["decision_evaluations"]
+        out["skipped"] += p["skipped"]
+    for p in parts:
+        for f in p.get("updates", ()):
+            if f["id"] in seen:
+                out["findings"][seen[f["id"]]] = f
+    return out
 
 
 def _bar(enabled: bool, total: int):

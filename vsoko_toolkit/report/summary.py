@@ -1,15 +1,14 @@
 """The summary and synthesis views over a run's findings (what the other chapters established).
 
-Findings that are one problem seen from several sides are grouped: a subject's
-findings at school and grade level (a trend, low results against the
-municipality or last year) form one problem; a class's findings in a subject
-form another. Problems are ranked by severity, then by the strength of the
-evidence (the smallest q-value), then by size.
-"""
+Findings that are one problem seen from several sides are grouped (see :func:`problems`); problems are
+ranked by severity, then by converging evidence (how many different analyses show them), the strength of
+the evidence (the smallest q-value) and whether a cause was supported by the root-cause checks
+(:mod:`vsoko_toolkit.analysis.root_causes`, run by the synthesis chapter before the summary)."""
 
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 
 import pandas as pd
@@ -22,36 +21,79 @@ RANK = {"high": 0, "medium": 1, "low": 2}
 VERDICT_RU = {"supported": "подтверждается данными", "not_supported": "не подтверждается",
               "inconclusive": "данных недостаточно"}
 METRIC_RU = {"quality": "качество знаний", "success": "успеваемость", "mean_mark": "средняя отметка"}
-KIND_ORDER = {"declining_trend": 0, "low_result": 1}
+KIND_ORDER = {"declining_trend": 0, "low_result": 1, "threshold_peak": 1, "inflated_marks": 1, "task_deficit": 2}
 
 
 def _parts(ctx) -> dict:
-    doc = {"findings": [], "decision_evaluations": [], "skipped": []}
-    for p in sorted((ctx.out_dir / "parts").glob("*.json")):
-        if p.stem == ctx.chapter:
-            continue
-        d = json.loads(p.read_text(encoding="utf-8"))
-        for k in doc:
-            doc[k] += d[k]
-    return doc
+    from ..pipeline.run import merge_parts
+
+    return merge_parts([json.loads(p.read_text(encoding="utf-8")) for p in sorted((ctx.out_dir / "parts").glob("*.json"))
+                        if p.stem != ctx.chapter])
+
+
+OBJECTIVITY = ("inflated_marks", "deflated_marks", "threshold_peak", "result_anomaly")
+CLASS_OWN = ("low_result", "task_deficit", "inflated_marks", "deflated_marks")
+NOT_KEY = ("factor_effect",)  # municipality-wide associations: causes and context, not the school's problems
+SEV = {"high": 3, "medium": 2, "low": 1}
+
+
+def _key(f: dict) -> tuple:
+    tt, subj = f["target_type"], f.get("subject")
+    if f["kind"] in OBJECTIVITY and tt != "class":
+        return ("objectivity", subj or f["target_id"])
+    if f["kind"] == "risk_students" and not subj:
+        return ("risk",)
+    if f["area"] in ("conditions", "climate", "indicators"):
+        return (f["area"], f["kind"], f["target_id"])
+    if tt == "class":
+        return ("class", f["target_id"], subj)
+    if tt == "teacher":
+        return ("teacher", f["target_id"], subj)
+    return ("subject", subj or f["target_id"])
+
+
+def _score(fs: list[dict]) -> float:
+    """Severity first, then converging evidence (distinct kinds), strength (−log10 q) and tested causes."""
+    q = min((f["q_value"] for f in fs if f.get("q_value") is not None), default=1.0)
+    supported = any(c["verdict"] == "supported" for f in fs for c in f.get("causes", ()))
+    return (10 * max(SEV[f["severity"]] for f in fs) + 2 * min(len({f["kind"] for f in fs}), 3)
+            + min(-math.log10(max(q, 1e-12)), 6) / 2 + 2 * supported - 5 * all(f["kind"] == "risk_students" for f in fs))
 
 
 def problems(findings: list[dict]) -> list[list[dict]]:
-    """Group problem findings into problems (lists of findings, the headline first), ranked."""
+    """Group problem findings into problems (lists of findings, the headline first), ranked.
+
+    One problem seen from several sides is one group: a subject's findings at school and grade level
+    (trend, low results, risk groups in the subject) with the low value added of the subject's teachers and
+    classes; a class's own findings in a subject (low result against its parallel, task deficits, a marking
+    offset) form their own problem unless the class shows only value added, which is a side of the subject's
+    problem; marking and score anomalies of a subject form an objectivity problem. Municipality-wide factor
+    associations are causes, not problems, and are left to the findings table.
+    """
     groups: dict[tuple, list[dict]] = defaultdict(list)
     for f in findings:
-        if f["polarity"] != "problem":
-            continue
-        key = ("class", f["target_id"], f["subject"]) if f["target_type"] in ("class", "teacher") else \
-            ("subject", f["subject"] or f["target_id"])
-        groups[key].append(f)
+        if f["polarity"] == "problem" and f["kind"] not in NOT_KEY:
+            groups[_key(f)].append(f)
+    for key in [k for k in groups if k[0] in ("class", "teacher")]:
+        fs = groups[key]
+        own = key[0] == "class" and any(f["kind"] in CLASS_OWN for f in fs)
+        if not own and ("subject", key[2]) in groups:
+            groups[("subject", key[2])] += groups.pop(key)
     ranked = []
     for fs in groups.values():
-        fs.sort(key=lambda f: (KIND_ORDER.get(f["kind"], 2), RANK[f["severity"]], f["q_value"] or 1))
+        fs.sort(key=lambda f: (KIND_ORDER.get(f["kind"], 3), -SEV[f["severity"]], f["q_value"] or 1))
         ranked.append(fs)
-    ranked.sort(key=lambda fs: (min(RANK[f["severity"]] for f in fs), min(f["q_value"] or 1 for f in fs),
-                                -max(abs(f["estimate"]) for f in fs)))
+    ranked.sort(key=_score, reverse=True)
     return ranked
+
+
+def _recommendation(fs: list[dict]) -> dict | None:
+    """The problem's decision: from the finding whose causes are supported (its recommendation is addressed to
+    the cause), else the headline's."""
+    with_cause = [f for f in fs if f.get("recommendation")
+                  and any(c["verdict"] == "supported" for c in f.get("causes", ()))]
+    pool = with_cause or [f for f in fs if f.get("recommendation")]
+    return pool[0]["recommendation"] if pool else None
 
 
 def _problem_md(i: int, fs: list[dict]) -> str:
@@ -63,17 +105,49 @@ def _problem_md(i: int, fs: list[dict]) -> str:
         lines += [f"- {f['title']}." for f in fs[1:6]]
         if len(fs) > 6:
             lines.append(f"- и ещё {len(fs) - 6}.")
-    causes = [c for f in fs for c in f.get("causes", [])]
+    causes: dict[str, dict] = {}
+    for f in fs:  # one line per hypothesis: a supported verdict from any side of the problem wins
+        for c in f.get("causes", []):
+            prev = causes.get(c["hypothesis"])
+            if prev is None or (c["verdict"] == "supported" and prev["verdict"] != "supported"):
+                causes[c["hypothesis"]] = c
+    order = {"supported": 0, "not_supported": 1, "inconclusive": 2}
     if causes:
         lines += ["", "**Проверенные причины:**", ""]
-        lines += [f"- {c['hypothesis']} — *{VERDICT_RU[c['verdict']]}*. {c['evidence']}" for c in causes]
-    rec = next((f["recommendation"] for f in fs if f.get("recommendation")), None)
+        lines += [f"- {c['hypothesis']} — *{VERDICT_RU[c['verdict']]}*. {c['evidence']}"
+                  for c in sorted(causes.values(), key=lambda c: order[c["verdict"]])]
+    rec = _recommendation(fs)
     if rec:
         metric = METRIC_RU.get(rec["control_metric"], rec["control_metric"])
-        lines += ["", f"**Решение:** {rec['text']} Ответственный: {rec['responsible']}; срок: "
+        lines += ["", f"**Решение:** {rec['text']} Кому: {_addressee(rec)}. Ответственный: {rec['responsible']}; срок: "
                       f"{_date(rec['deadline'])}; контроль: {metric} — сейчас {_val(rec['control_metric'], rec['baseline'])}, "
                       f"цель {_val(rec['control_metric'], rec['target'])}."]
     return "\n".join(lines)
+
+
+ADDRESSEE_RU = {"teacher": "учителю", "class": "классу", "grade": "параллели", "school": "школе",
+                "subject": "методическому объединению по предмету", "students": "ученикам группы риска"}
+
+
+def _addressee(rec: dict) -> str:
+    kind, who = rec.get("addressee_type", ""), rec.get("addressee_id", "")
+    if kind == "teacher" and ";" in who:
+        return "учителям " + ", ".join(who.split(";"))
+    if kind == "class" and who:
+        from . import phrases as ph
+
+        return f"{ph.class_label(who)} классу"
+    if kind == "grade" and who:
+        return f"{who}-м классам"
+    return " ".join(x for x in (ADDRESSEE_RU.get(kind, kind), "" if kind == "school" else who) if x)
+
+
+def real_strengths(findings: list[dict]) -> list[dict]:
+    """Strengths, without those another finding contradicts: a teacher's high value added measured on journal
+    marks that the same teacher inflates is not a strength."""
+    inflated = {(f["target_id"], f.get("subject")) for f in findings if f["kind"] == "inflated_marks"}
+    return [f for f in findings if f["polarity"] == "strength"
+            and not (f["kind"] == "high_value_added" and (f["target_id"], f.get("subject")) in inflated)]
 
 
 def _date(iso: str) -> str:
@@ -87,10 +161,34 @@ def _val(metric: str, v) -> str:
     return t.pct(v) if metric in ("quality", "success") else t.num(v)
 
 
+def check_causes(ctx):
+    """Test the candidate causes of every problem the other chapters found; the findings get their causes."""
+    from ..analysis.root_causes import check_causes as run
+
+    rc = run(ctx.wh, ctx.school_id, ctx.year, _parts(ctx)["findings"], name_teachers=not ctx.public)
+    ctx.update_findings(rc.updated)
+    d = rc.tidy()
+    _glue("rc_n_problems", t.count(len(rc.updated), "проблемы", "проблем", "проблем"))
+    _glue("rc_n_checks", t.count(len(d), "проверка", "проверки", "проверок"))
+    _glue("rc_n_supported", t.fmt_int(int((d["verdict"] == "supported").sum())))
+    _glue("rc_n_inconclusive", t.fmt_int(int((d["verdict"] == "inconclusive").sum())))
+    return rc
+
+
+def causes_table(rc) -> pd.DataFrame:
+    """Every cause check as a readable table: the problem, the hypothesis, the verdict and its evidence."""
+    d = rc.tidy()
+    if d.empty:
+        return pd.DataFrame({"итог": ["Проблем, для которых проверяются причины, нет."]})
+    return pd.DataFrame({"проблема": d["finding_title"], "возможная причина": d["hypothesis"],
+                         "вывод": d["verdict"].map(VERDICT_RU), "q": d["q_value"],
+                         "на чём основан вывод": d["evidence"]})
+
+
 def glue_overview(ctx) -> None:
     doc = _parts(ctx)
     probs = problems(doc["findings"])
-    strengths = [f for f in doc["findings"] if f["polarity"] == "strength"]
+    strengths = real_strengths(doc["findings"])
     _glue("n_problems", t.count(len(probs), "проблему", "проблемы", "проблем"))
     _glue("n_findings", t.count(sum(map(len, probs)), "находка", "находки", "находок"))
     _glue("n_strengths", t.count(len(strengths), "сильную сторону", "сильные стороны", "сильных сторон"))
@@ -111,7 +209,7 @@ def key_problems(ctx, k: int = 7):
 def strengths(ctx):
     from IPython.display import Markdown
 
-    fs = [f for f in _parts(ctx)["findings"] if f["polarity"] == "strength"]
+    fs = real_strengths(_parts(ctx)["findings"])
     if not fs:
         return Markdown("Сильных сторон, подтверждённых данными за пределами случайного разброса, не выявлено.")
     return Markdown("\n".join(f"- **{f['title']}.** {f['evidence']}" for f in fs))
