@@ -169,6 +169,7 @@ def objectivity(con, school_id: str, year: int, options: dict | None = None) -> 
         offsets["direction"] = np.where(offsets["estimate"] > 0, "inflated", "deflated")
         findings = [_finding(r, school_id, int(year), len(offsets), table)
                     for r in offsets[offsets["flagged"]].itertuples()]
+    findings += _class_findings(table, school_id, int(year), alpha)
     return ObjectivityResult(table=table, findings=tuple(findings), skipped=skipped, notes=tuple(notes),
                              offsets=offsets, class_offsets=class_offsets, school_id=school_id,
                              year=int(year))
@@ -269,6 +270,44 @@ def _offsets(d: pd.DataFrame, school_id: str, year: int):
     cls["ci_low"] = cls["estimate"] - 1.96 * cls["se"]
     cls["ci_high"] = cls["estimate"] + 1.96 * cls["se"]
     return off.sort_values("p_value").reset_index(drop=True), cls.drop(columns="tkey"), notes
+
+
+MIN_CLASS_DIFF = 0.15  # a class's lowered share must exceed the other schools' by 15 points to be reported
+
+
+def _class_findings(table: pd.DataFrame, school_id: str, year: int, alpha: float) -> list[Finding]:
+    """Classes whose ВПР lowered the journal mark more often than in the other schools of the municipality:
+    a one-sided reading of the two-sided Newcombe comparison, BH across the school's classes, and at least
+    ``MIN_CLASS_DIFF`` above (the federal objectivity screen looks at exactly this share)."""
+    c = table[(table["level"] == "class") & table["p_muni"].notna()].copy()
+    if c.empty:
+        return []
+    c["q"] = bh_qvalues(c["p_muni"].to_numpy(dtype=float))
+    hit = c[(c["q"] < alpha) & (c["diff_low"] > 0) & (c["diff_muni"] >= MIN_CLASS_DIFF)]
+    out = []
+    for r in hit.itertuples():
+        label = ph.class_label(r.target_id)
+        low = ph.share_with_ci(r.lowered, int(r.n_lowered), int(r.n), r.lowered_low, r.lowered_high)
+        evidence = (f"В {label} классе ВПР по предмету «{r.subject}» понизили журнальную отметку {low}; в других "
+                    f"школах муниципалитета — {ph.pct(r.muni_lowered)}. Разница {ph.pp(r.diff_muni)} (95 % ДИ "
+                    f"{ph.pp(r.diff_low)} … {ph.pp(r.diff_high)}), {ph.q_text(r.q, len(c))}. Частое понижение "
+                    "отметок на ВПР — признак того, что журнальные отметки выше, чем подтверждает внешняя оценка.")
+        rec = Recommendation(
+            text=(f"Руководителю ШМО: сверить критерии оценивания по предмету «{r.subject}» в {label} классе с "
+                  "критериями ВПР, провести независимую проверку одной контрольной работы."),
+            addressee_type="class", addressee_id=r.target_id, responsible="заместитель директора по УВР",
+            deadline=f"{year}-12-25", control_metric="vpr_lowered_share", baseline=round(float(r.lowered), 3),
+            target=round(float(r.muni_lowered), 3))
+        out.append(Finding(
+            area="objectivity", kind="inflated_marks", polarity="problem",
+            severity="high" if r.diff_muni >= 0.3 else "medium", school_id=school_id, year=year,
+            target_type="class", target_id=r.target_id, subject=r.subject, metric="vpr_lowered_share",
+            estimate=float(r.diff_muni), ci_low=float(r.diff_low), ci_high=float(r.diff_high),
+            p_value=float(r.p_muni), q_value=float(r.q), n=int(r.n),
+            title=f"ВПР по предмету «{r.subject}» в {label} классе часто понижает журнальную отметку",
+            evidence=evidence, recommendation=rec, extra={"value": float(r.lowered),
+                                                          "comparison": "другие школы муниципалитета"}))
+    return out
 
 
 def _finding(r, school_id: str, year: int, m: int, table: pd.DataFrame) -> Finding:

@@ -76,7 +76,7 @@ CHECKS = {
     "task_deficit": ("intake", "value_added", "staffing", "attendance", "marking_inflated", "climate"),
     "threshold_peak": ("moved", "marking_inflated"),
     "result_anomaly": ("marking_inflated",),
-    "inflated_marks": ("marking_inflated", "intake"),
+    "inflated_marks": ("marking_inflated",),
 }
 AREAS = ("results", "trends", "assessments", "objectivity")
 
@@ -168,16 +168,17 @@ class _Data:
         tt, tid, subj = f["target_type"], f.get("target_id") or "", f.get("subject")
         if tt == "class":
             return [tid]
-        if tt == "grade":
-            q, args = "SELECT class_id FROM classes WHERE school_id = ? AND year = ? AND grade = ?", [tid]
-            args = [self.school_id, self.year, int(tid)] if tid.isdigit() else None
-            return [r[0] for r in self.con.execute(q, args).fetchall()] if args else []
+        if tt == "grade" and not tid.isdigit():
+            return []
+        grade = "AND grade = ?" if tt == "grade" else ""
+        args = [self.school_id, self.year] + ([int(tid)] if tt == "grade" else [])
         if tt == "teacher" and tid and self.has("assignments"):
             return [r[0] for r in self.con.execute(
                 "SELECT DISTINCT class_id FROM assignments WHERE teacher_id = ? AND year = ? AND subject = ?",
                 [tid, self.year, subj]).fetchall()]
-        return [r[0] for r in self.con.execute(
-            "SELECT class_id FROM classes WHERE school_id = ? AND year = ?", [self.school_id, self.year]).fetchall()]
+        return [r[0] for r in self.con.execute(  # classes with year marks: what the results analyses compare
+            f"SELECT DISTINCT class_id FROM period_marks WHERE school_id = ? AND year = ? {grade} ORDER BY 1",
+            args).fetchall()]
 
     def teachers(self, classes: list[str], subject: str, year: int) -> set[str]:
         if not self.has("assignments") or not subject:
@@ -282,15 +283,28 @@ def _value_added(d: _Data, f: dict, classes: list[str], subject: str, name: bool
                       "(нужны годовые отметки двух лет подряд и не меньше 10 учеников у учителя).")
     low = rows[rows["flagged"].astype(bool) & (rows["estimate"] < 0)]
     lst = _listed(rows, "unit_id", name)
+    # the target's teachers together: the mean of their estimates (independent errors assumed)
+    pooled = float(rows["estimate"].mean())
+    pse = float(np.sqrt((rows["se"] ** 2).sum()) / len(rows))
+    plo, phi = pooled - 1.959964 * pse, pooled + 1.959964 * pse
+    from scipy import stats
+
+    pp = float(2 * stats.norm.sf(abs(pooled) / pse)) if pse > 0 else 1.0
+    together = (f" Вместе (среднее по {t.count(len(rows), 'учителю', 'учителям', 'учителям')}): "
+                f"{ph.signed(pooled)} балла ({_ci(plo, phi)}).") if len(rows) > 1 else ""
     if len(low):
         r = low.sort_values("p_value").iloc[0]
         return _Check("value_added", "supported", f"Прирост учеников ниже, чем у сравнимых учеников "
-                      f"муниципалитета: {lst}.", float(r["p_value"]), float(r["estimate"]), float(r["ci_low"]),
-                      float(r["ci_high"]), tuple(low["unit_id"]))
-    r = rows.sort_values("p_value").iloc[0]
+                      f"муниципалитета: {lst}.{together}", float(r["p_value"]), float(r["estimate"]),
+                      float(r["ci_low"]), float(r["ci_high"]), tuple(low["unit_id"]))
+    if len(rows) > 1 and phi < 0:
+        neg = tuple(rows.loc[rows["estimate"] < 0, "unit_id"])
+        return _Check("value_added", "supported", f"Прирост учеников ниже, чем у сравнимых учеников муниципалитета, "
+                      f"у учителей этих классов в целом, хотя по отдельности оценки в пределах разброса: {lst}."
+                      f"{together}", pp, pooled, plo, phi, neg)
+    p_use = pp if len(rows) > 1 else float(rows["p_value"].iloc[0])
     return _Check("value_added", "not_supported", f"Вклад учителей ({lst}) не отличается от среднего по "
-                  f"муниципалитету за пределами случайного разброса.", float(r["p_value"]), float(r["estimate"]),
-                  float(r["ci_low"]), float(r["ci_high"]))
+                  f"муниципалитету за пределами случайного разброса.{together}", p_use, pooled, plo, phi)
 
 
 def _staffing(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
@@ -540,8 +554,15 @@ def _recommend(f: dict, cs: list[_Check], name: bool) -> dict | None:
     old = f.get("recommendation")
     sup = {c.key: c for c in cs if c.verdict == "supported"}
     key = next((k for k in PRIORITY if k in sup), None)
-    if key is None or old is None:
+    if key is None:
         return old
+    if old is None:  # the analysis named the problem but no addressee: the supported cause gives one
+        base = f.get("value")
+        goal = None if base is None or f.get("estimate") is None else round(float(base) + abs(f["estimate"]) / 2, 3)
+        old = {"text": "", "addressee_type": "school", "addressee_id": f["school_id"],
+               "responsible": "заместитель директора по УВР", "deadline": f"{f['year']}-12-25",
+               "control_metric": f.get("metric") or "quality",
+               "baseline": None if base is None else round(float(base), 3), "target": goal}
     kind, text = _ACTIONS[key]
     c = sup[key]
     if kind == "teacher" and c.teachers:

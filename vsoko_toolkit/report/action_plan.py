@@ -21,20 +21,33 @@ COLUMNS: tuple[tuple[str, str, int], ...] = tuple(
     (col, label, _WIDTHS.get(col, 12)) for col, label in HEADER_LABELS["decisions"].items())
 
 
+# control metrics of findings -> the metric catalogue next year's re-diagnosis measures (decisions.py)
+REDIAGNOSABLE = {"value_added": "mean_mark", "slope": "mean_mark", "risk_students": "success",
+                 "marking_offset": "vpr_confirm_share", "vpr_lowered_share": "vpr_confirm_share",
+                 "vpr_raised_share": "vpr_confirm_share", "task_pct_gap": "vpr_mean_pct"}
+
+
 def plan_rows(doc: dict, school_id: str, year: int) -> list[dict]:
-    """One decision row per finding that carries a recommendation (problems first, by severity)."""
-    rank = {"high": 0, "medium": 1, "low": 2}
-    fs = [f for f in doc["findings"] if f.get("recommendation") and f["polarity"] == "problem"]
-    fs.sort(key=lambda f: (rank[f["severity"]], f["area"], f["title"]))
+    """One decision row per problem of the synthesis (:func:`.summary.problems`, in its ranking): the
+    decision addressed to the problem's supported cause, with its control metric, baseline and target."""
+    from .summary import _recommendation, problems
+
     rows = []
-    for i, f in enumerate(fs, start=1):
-        rec = f["recommendation"]
+    for fs in problems(doc["findings"]):
+        rec = _recommendation(fs)
+        if rec is None:
+            continue
+        head = fs[0]
         rows.append({
-            "decision_id": f"{school_id}-{year + 1}-{i:02d}", "school_id": school_id, "year": year + 1,
-            "date": f"{year}-09-01", "problem": f["title"], "action": rec["text"],
-            "target_type": rec["addressee_type"], "target_ids": rec["addressee_id"], "subject": f.get("subject") or "",
-            "responsible": rec["responsible"], "metric": rec["control_metric"], "baseline": rec["baseline"],
-            "target_value": rec["target"], "deadline": rec["deadline"],
+            "decision_id": f"{school_id}-{year + 1}-{len(rows) + 1:02d}", "school_id": school_id, "year": year + 1,
+            "date": f"{year}-09-01", "problem": head["title"], "action": rec["text"],
+            "target_type": rec["addressee_type"], "target_ids": rec["addressee_id"],
+            "subject": head.get("subject") or "", "responsible": rec["responsible"],
+            "metric": REDIAGNOSABLE.get(rec["control_metric"], rec["control_metric"]),
+            # a baseline on another scale than the re-diagnosed metric would mislead: next year's run measures it
+            "baseline": rec["baseline"] if rec["control_metric"] not in REDIAGNOSABLE else None,
+            "target_value": rec["target"] if rec["control_metric"] not in REDIAGNOSABLE else None,
+            "deadline": rec["deadline"],
         })
     return rows
 

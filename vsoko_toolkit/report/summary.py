@@ -32,14 +32,14 @@ def _parts(ctx) -> dict:
 
 
 OBJECTIVITY = ("inflated_marks", "deflated_marks", "threshold_peak", "result_anomaly")
-CLASS_OWN = ("low_result", "task_deficit", "inflated_marks", "deflated_marks")
+CLASS_OWN = ("low_result", "task_deficit")
 NOT_KEY = ("factor_effect",)  # municipality-wide associations: causes and context, not the school's problems
 SEV = {"high": 3, "medium": 2, "low": 1}
 
 
 def _key(f: dict) -> tuple:
     tt, subj = f["target_type"], f.get("subject")
-    if f["kind"] in OBJECTIVITY and tt != "class":
+    if f["kind"] in OBJECTIVITY:
         return ("objectivity", subj or f["target_id"])
     if f["kind"] == "risk_students" and not subj:
         return ("risk",)
@@ -65,9 +65,9 @@ def problems(findings: list[dict]) -> list[list[dict]]:
 
     One problem seen from several sides is one group: a subject's findings at school and grade level
     (trend, low results, risk groups in the subject) with the low value added of the subject's teachers and
-    classes; a class's own findings in a subject (low result against its parallel, task deficits, a marking
-    offset) form their own problem unless the class shows only value added, which is a side of the subject's
-    problem; marking and score anomalies of a subject form an objectivity problem. Municipality-wide factor
+    classes; a class's own findings in a subject (low result against its parallel, task deficits) form their
+    own problem unless the class shows only value added, which is a side of the subject's problem; marking
+    offsets (of teachers and classes) and score anomalies of a subject form one objectivity problem. Municipality-wide factor
     associations are causes, not problems, and are left to the findings table.
     """
     groups: dict[tuple, list[dict]] = defaultdict(list)

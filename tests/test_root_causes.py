@@ -1,0 +1,136 @@
+"""Root-cause checks: planted causes are supported, the others are not, and null data supports nothing."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from simnull import null_warehouse
+
+from vsoko_toolkit import ingest
+from vsoko_toolkit.analysis.anomalies import score_anomalies
+from vsoko_toolkit.analysis.dynamics import results_dynamics
+from vsoko_toolkit.analysis.objectivity import objectivity
+from vsoko_toolkit.analysis.root_causes import check_causes
+from vsoko_toolkit.findings import validate_document
+from vsoko_toolkit.warehouse.store import connect
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "municipality"
+TRUTH = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    db = tmp_path_factory.mktemp("rc") / "w.duckdb"
+    ingest(SAMPLE, db)
+    return connect(db)
+
+
+def _verdicts(rc, finding_id: str) -> dict[str, str]:
+    d = rc.tidy()
+    return dict(zip(d.loc[d["finding_id"] == finding_id, "check"], d.loc[d["finding_id"] == finding_id, "verdict"],
+                    strict=True))
+
+
+def test_planted_decline_names_the_teachers_it_was_planted_with(con):
+    truth = TRUTH["declining_trend"]
+    assert truth["cause"] == "teacher"
+    year = max(truth["years"])
+    res = results_dynamics(con, truth["school_id"], year)
+    trend = [f.to_dict() for f in res.findings if f.kind == "declining_trend" and f.subject == truth["subject"]]
+    assert trend
+    rc = check_causes(con, truth["school_id"], year, trend)
+    v = _verdicts(rc, trend[0]["id"])
+    print("\nplanted decline (cause: teacher):", v)
+    assert v["value_added"] == "supported" and v["staffing"] == "supported"
+    assert "intake" not in v  # the cohort decomposition of the trend tests the intake (and finds it not supported)
+    composition = [c for c in trend[0]["causes"] if "состав" in c["hypothesis"]]
+    assert composition and composition[0]["verdict"] == "not_supported"
+    upd = rc.updated[0]
+    assert upd["recommendation"]["addressee_type"] == "teacher"
+    assert set(upd["recommendation"]["addressee_id"].split(";")) <= set(truth["details"]["teacher_ids"])
+    assert len(upd["causes"]) > len(trend[0]["causes"])  # the decomposition's causes are kept, new ones added
+
+
+def test_planted_inflated_marking_classes_have_the_offset_as_cause(con):
+    truth = TRUTH["marking_bias"][0]
+    assert truth["direction"] == "inflated"
+    year = 2025
+    obj = objectivity(con, truth["school_id"], year)
+    cls = [f.to_dict() for f in obj.findings if f.target_type == "class" and f.kind == "inflated_marks"]
+    planted = {c for c in truth["class_ids"] if f"-{year}-" in c}
+    print("\nclass findings:", [f["target_id"] for f in cls], "planted:", sorted(planted))
+    assert cls and {f["target_id"] for f in cls} <= planted
+    rc = check_causes(con, truth["school_id"], year, cls)
+    for f in cls:
+        assert _verdicts(rc, f["id"]) == {"marking_inflated": "supported"}
+    d = rc.tidy()
+    assert d["evidence"].str.contains(truth["teacher_id"]).all()
+    public = check_causes(con, truth["school_id"], year, cls, name_teachers=False)
+    assert not public.tidy()["evidence"].str.contains(truth["teacher_id"]).any()
+    assert all(truth["teacher_id"] not in json.dumps(u, ensure_ascii=False) for u in public.updated)
+
+
+def test_planted_threshold_peak_is_explained_by_moved_works(con):
+    truth = TRUTH["threshold_peak"]
+    an = score_anomalies(con, truth["school_id"], truth["year"])
+    peak = [f.to_dict() for f in an.findings if f.kind == "threshold_peak" and f.subject == truth["subject"]]
+    assert peak
+    rc = check_causes(con, truth["school_id"], truth["year"], peak)
+    assert _verdicts(rc, peak[0]["id"])["moved"] == "supported"
+
+
+def test_updated_findings_still_speak_the_contract(con):
+    truth = TRUTH["declining_trend"]
+    res = results_dynamics(con, truth["school_id"], 2025)
+    fs = [f.to_dict() for f in res.findings]
+    rc = check_causes(con, truth["school_id"], 2025, fs)
+    assert rc.updated and {u["id"] for u in rc.updated} <= {f["id"] for f in fs}
+    validate_document({"school_id": truth["school_id"], "year": 2025, "toolkit_version": "t",
+                       "findings": list(rc.updated), "decision_evaluations": [], "skipped": []})
+    assert set(rc.tidy()["verdict"]) <= {"supported", "not_supported", "inconclusive"}
+
+
+def _with_students(con):
+    con.execute("CREATE TABLE students AS SELECT DISTINCT student_id FROM period_marks")
+    return con
+
+
+def _pseudo_findings(con, subjects) -> list[dict]:
+    """A low-result "finding" for every grade × subject of S01: every candidate cause gets tested."""
+    grades = [r[0] for r in con.execute(
+        "SELECT DISTINCT grade FROM period_marks WHERE school_id = 'S01' AND year = 2025 ORDER BY 1").fetchall()]
+    return [{"id": f"{g}-{s}", "area": "results", "kind": "low_result", "polarity": "problem", "severity": "medium",
+             "target_type": "grade", "target_id": str(g), "subject": s, "title": f"{g} {s}", "causes": [],
+             "recommendation": None} for g in grades for s in subjects]
+
+
+def test_intake_decline_is_told_apart_from_teaching():
+    """The same decline planted two ways (simnull): a weaker intake vs worse teaching of the same students."""
+    out = {}
+    for cause in ("intake", "teaching"):
+        con = _with_students(null_warehouse(7, decline=0.5, cause=cause, subjects=("Математика", "История")))
+        f = _pseudo_findings(con, ("Математика",))
+        rc = check_causes(con, "S01", 2025, f)
+        d = rc.tidy()
+        d = d[d["verdict"] != "inconclusive"]  # e.g. the first grade has no prior year to measure progress on
+        out[cause] = d.groupby("check")["verdict"].agg(lambda v: (v == "supported").mean()).to_dict()
+    print("\nshare of tested grades with the cause supported:", out)
+    assert out["intake"]["intake"] >= 0.5 and out["intake"]["value_added"] == 0
+    assert out["teaching"]["value_added"] >= 0.5
+
+
+def test_null_data_supports_no_cause():
+    """No effects anywhere (simnull): a run supports any cause at most 5 % + Monte-Carlo error of the time."""
+    n_sims, hits = 100, 0
+    for seed in range(n_sims):
+        con = _with_students(null_warehouse(seed, n_schools=3, grades=range(5, 8), class_size=15,
+                                            subjects=("Математика", "История")))
+        rc = check_causes(con, "S01", 2025, _pseudo_findings(con, ("Математика", "История")))
+        hits += bool((rc.tidy()["verdict"] == "supported").any())
+    rate = hits / n_sims
+    mc = math.sqrt(0.05 * 0.95 / n_sims)
+    print(f"\nnull runs with any supported cause: {rate:.3f} ({hits}/{n_sims}); limit {0.05 + 2 * mc:.3f}")
+    assert rate <= 0.05 + 2 * mc
