@@ -103,6 +103,7 @@ def _pseudo_findings(con, subjects) -> list[dict]:
     grades = [r[0] for r in con.execute(
         "SELECT DISTINCT grade FROM period_marks WHERE school_id = 'S01' AND year = 2025 ORDER BY 1").fetchall()]
     return [{"id": f"{g}-{s}", "area": "results", "kind": "low_result", "polarity": "problem", "severity": "medium",
+             "school_id": "S01", "year": 2025, "metric": "mean_mark", "estimate": -0.3,
              "target_type": "grade", "target_id": str(g), "subject": s, "title": f"{g} {s}", "causes": [],
              "recommendation": None} for g in grades for s in subjects]
 

@@ -159,8 +159,9 @@ class _Data:
             WITH m AS (SELECT student_id, class_id, school_id, year, grade, mark_value::DOUBLE AS y
                        FROM period_marks WHERE period = 'year' AND subject = ? AND year IN (?, ?)
                          AND mark_value IS NOT NULL),
-                 ref AS (SELECT year, grade, avg(y) AS ref FROM m WHERE school_id <> ? GROUP BY year, grade)
-            SELECT m.*, m.y - ref.ref AS dev FROM m JOIN ref USING (year, grade)""",
+                 ref AS (SELECT year, grade, avg(y) AS ref, coalesce(var_samp(y) / count(*), 0) AS ref_var
+                         FROM m WHERE school_id <> ? GROUP BY year, grade)
+            SELECT m.*, m.y - ref.ref AS dev, ref.ref_var FROM m JOIN ref USING (year, grade)""",
             [subject, self.year, self.year - 1, self.school_id]).df())
 
     def classes(self, f: dict) -> list[str]:
@@ -195,9 +196,20 @@ class _Data:
             [self.school_id, year, subject]).fetchall()}
 
 
-def _mean_ci(values: np.ndarray, groups: np.ndarray) -> tuple[float, float, float, float]:
-    """Mean, 95 % CI and two-sided p of H0: mean = 0; SE clustered by ``groups`` when there are enough."""
+def _ref_var(rows: pd.DataFrame, cells: list[str], col: str = "ref_var") -> float:
+    """Variance that the other schools' cell means add to a mean of deviations from them: the mean of
+    ``rows`` weights each cell's reference mean by its share of the rows."""
+    if not len(rows):
+        return 0.0
+    g = rows.groupby(cells)[col].agg(["size", "first"])
+    return float(((g["size"] / len(rows)) ** 2 * g["first"]).sum())
+
+
+def _mean_ci(values: np.ndarray, groups: np.ndarray, extra_var: float = 0.0) -> tuple[float, float, float, float]:
+    """Mean, 95 % CI and two-sided p of H0: mean = 0; SE clustered by ``groups`` when there are enough, plus
+    ``extra_var`` (the sampling variance of the reference the values are deviations from)."""
     import statsmodels.api as sm
+    from scipy import stats
 
     x = np.asarray(values, dtype=float)
     exog = np.ones((len(x), 1))
@@ -206,8 +218,12 @@ def _mean_ci(values: np.ndarray, groups: np.ndarray) -> tuple[float, float, floa
         fit = sm.OLS(x, exog).fit(cov_type="cluster", cov_kwds={"groups": g})
     else:
         fit = sm.OLS(x, exog).fit()
-    lo, hi = fit.conf_int()[0]
-    return float(fit.params[0]), float(lo), float(hi), float(fit.pvalues[0])
+    m = float(fit.params[0])
+    se = float(np.sqrt(fit.bse[0] ** 2 + extra_var))
+    df = fit.df_resid if not hasattr(fit, "cov_kwds") or fit.cov_type != "cluster" else len(np.unique(g)) - 1
+    q = stats.t.ppf(0.975, max(df, 1))
+    p = float(2 * stats.t.sf(abs(m) / se, max(df, 1))) if se > 0 else 1.0
+    return m, m - q * se, m + q * se, p
 
 
 def _ci(lo: float, hi: float) -> str:
@@ -234,15 +250,18 @@ def _who(teachers, name: bool) -> str:
 def _intake(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
     m = d.marks(subject)
     now = m[(m["year"] == d.year) & m["class_id"].isin(classes)]
-    prev = m[m["year"] == d.year - 1][["student_id", "dev"]].rename(columns={"dev": "dev_prev"})
+    prev = m[m["year"] == d.year - 1][["student_id", "dev", "ref_var"]].rename(
+        columns={"dev": "dev_prev", "ref_var": "ref_var_prev"})
     both = now.merge(prev, on="student_id")
     if len(both) < MIN_STUDENTS:
         have = f"есть только у {t.count(len(both), 'ученика', 'учеников', 'учеников')}" if len(both) else "нет"
         return _Check("intake", "inconclusive", f"Годовых отметок прошлого года по предмету у этих учеников {have} — "
                       f"сравнить подготовку нельзя." if not len(both) else
                       f"Годовые отметки прошлого года по предмету {have} — сравнить подготовку нельзя.")
-    gap, lo, hi, p = _mean_ci(both["dev_prev"].to_numpy(), both["class_id"].to_numpy())
-    wid, wlo, whi, _ = _mean_ci((both["dev"] - both["dev_prev"]).to_numpy(), both["class_id"].to_numpy())
+    prev_var = _ref_var(both.assign(g_prev=both["grade"] - 1), ["g_prev"], "ref_var_prev")
+    gap, lo, hi, p = _mean_ci(both["dev_prev"].to_numpy(), both["class_id"].to_numpy(), prev_var)
+    wid, wlo, whi, _ = _mean_ci((both["dev"] - both["dev_prev"]).to_numpy(), both["class_id"].to_numpy(),
+                                prev_var + _ref_var(both, ["grade"]))
     ev = (f"Те же {t.count(len(both), 'ученик', 'ученика', 'учеников')} год назад имели годовую отметку на "
           f"{ph.signed(gap)} балла от средней по другим школам для своей параллели ({_ci(lo, hi)}); за год "
           f"разрыв изменился на {ph.signed(wid)} балла ({_ci(wlo, whi)}).")
@@ -257,13 +276,17 @@ def _general(d: _Data, f: dict, classes: list[str], subject: str, name: bool) ->
     g = d.get("general", lambda: d.con.execute("""
         WITH m AS (SELECT student_id, class_id, school_id, grade, subject, mark_value::DOUBLE AS y FROM period_marks
                    WHERE period = 'year' AND year = ? AND mark_value IS NOT NULL),
-             ref AS (SELECT grade, subject, avg(y) AS ref FROM m WHERE school_id <> ? GROUP BY grade, subject)
-        SELECT m.student_id, m.class_id, m.subject, m.y - ref.ref AS dev FROM m JOIN ref USING (grade, subject)
+             ref AS (SELECT grade, subject, avg(y) AS ref, coalesce(var_samp(y) / count(*), 0) AS ref_var
+                     FROM m WHERE school_id <> ? GROUP BY grade, subject)
+        SELECT m.student_id, m.class_id, m.subject, m.grade, m.y - ref.ref AS dev, ref.ref_var
+        FROM m JOIN ref USING (grade, subject)
         WHERE m.school_id = ?""", [d.year, d.school_id, d.school_id]).df())
-    x = g[g["class_id"].isin(classes) & (g["subject"] != subject)].groupby(["student_id", "class_id"])["dev"].mean()
+    rows = g[g["class_id"].isin(classes) & (g["subject"] != subject)]
+    x = rows.groupby(["student_id", "class_id"])["dev"].mean()
     if len(x) < MIN_STUDENTS:
         return _Check("general", "inconclusive", "Отметок этих учеников по другим предметам слишком мало.")
-    gap, lo, hi, p = _mean_ci(x.to_numpy(), x.index.get_level_values("class_id").to_numpy())
+    gap, lo, hi, p = _mean_ci(x.to_numpy(), x.index.get_level_values("class_id").to_numpy(),
+                              _ref_var(rows, ["grade", "subject"]))
     ev = (f"По остальным предметам годовые отметки тех же учеников в среднем на {ph.signed(gap)} балла отличаются "
           f"от отметок учеников тех же параллелей других школ ({_ci(lo, hi)}).")
     if hi < 0:
@@ -343,12 +366,14 @@ def _attendance(d: _Data, f: dict, classes: list[str], subject: str, name: bool)
     a = d.get("attendance", lambda: d.con.execute("""
         WITH s AS (SELECT student_id, class_id, school_id, grade, 100.0 * sum(lessons_missed) / sum(lessons_total) AS ab
                    FROM attendance WHERE year = ? AND lessons_total > 0 GROUP BY ALL),
-             ref AS (SELECT grade, avg(ab) AS ref FROM s WHERE school_id <> ? GROUP BY grade)
-        SELECT s.*, s.ab - ref.ref AS dev, ref.ref FROM s JOIN ref USING (grade)""", [d.year, d.school_id]).df())
+             ref AS (SELECT grade, avg(ab) AS ref, coalesce(var_samp(ab) / count(*), 0) AS ref_var FROM s
+                     WHERE school_id <> ? GROUP BY grade)
+        SELECT s.*, s.ab - ref.ref AS dev, ref.ref, ref.ref_var FROM s JOIN ref USING (grade)""",
+        [d.year, d.school_id]).df())
     x = a[a["class_id"].isin(classes)]
     if len(x) < MIN_STUDENTS:
         return _Check("attendance", "inconclusive", "Данных о посещаемости этих классов слишком мало.")
-    gap, lo, hi, p = _mean_ci(x["dev"].to_numpy(), x["class_id"].to_numpy())
+    gap, lo, hi, p = _mean_ci(x["dev"].to_numpy(), x["class_id"].to_numpy(), _ref_var(x, ["grade"]))
     ev = (f"Ученики пропустили {t.num(x['ab'].mean(), 1)} % уроков, ученики тех же параллелей других школ — "
           f"{t.num(x['ref'].mean(), 1)} %; разница {ph.signed(gap, 1)} п.\u00a0п. ({_ci(lo, hi)}).")
     verdict = "supported" if lo > 0 and gap >= MIN_ABSENCE_PP else "not_supported"
@@ -559,8 +584,8 @@ def _recommend(f: dict, cs: list[_Check], name: bool) -> dict | None:
     if old is None:  # the analysis named the problem but no addressee: the supported cause gives one
         base = f.get("value")
         goal = None if base is None or f.get("estimate") is None else round(float(base) + abs(f["estimate"]) / 2, 3)
-        old = {"text": "", "addressee_type": "school", "addressee_id": f["school_id"],
-               "responsible": "заместитель директора по УВР", "deadline": f"{f['year']}-12-25",
+        old = {"text": "", "addressee_type": "school", "addressee_id": f.get("school_id", ""),
+               "responsible": "заместитель директора по УВР", "deadline": f"{f.get('year', 2000)}-12-25",
                "control_metric": f.get("metric") or "quality",
                "baseline": None if base is None else round(float(base), 3), "target": goal}
     kind, text = _ACTIONS[key]

@@ -1,0 +1,212 @@
+"""Indicators computed from the warehouse for (school, year) — registered for ``compute:`` in frameworks.
+
+Definitions (each also stated in the framework YAML's ``note`` where it matters):
+
+- students: enrolled in the school's classes that year and not left by its end
+  (an enrollment row without ``date_out``); «graduates of grade 9/11» are such students of grade 9/11;
+- good marks («на 4 и 5»): every numeric year mark of the student is 4 or 5 and
+  none is ``н/а``/``незач`` — counted with :mod:`vsoko_toolkit.analysis.metrics` on each
+  student's worst year mark, so the share is the «quality» of worst marks, with its Wilson interval;
+- ГИА-9 mean: mean of each student's best ОГЭ/ГВЭ mark in the subject (5-point scale), t interval;
+- ЕГЭ mean: mean of each student's best test score in the subject, t interval;
+- shares of graduates failing ГИА: best mark 2 (ОГЭ/ГВЭ), or no ЕГЭ result at/above
+  ``min_score`` and no base-level mark 3+ (ЕГЭ), over all graduates of that grade; Wilson interval;
+- olympiads: distinct students of the school in ``olympiads`` that year (winners/prize-winners
+  if asked, stages if given) over all students; Wilson interval;
+- staff: teachers of the school with a teaching load that year (``assignments``), as in the
+  chapter «Контекст школы»; a share is over the teachers whose field is filled in.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis.metrics import count_marks_sql, metrics_from_counts
+from ..stats.intervals import mean_interval, wilson_interval
+from .registry import ComputeContext, Value, register
+
+
+def _lit(s) -> str:
+    return "'" + str(s).replace("'", "''") + "'"
+
+
+def _opt(x) -> float | None:
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _share(k: int, n: int, n_students: int | None, detail: str) -> Value | None:
+    if n <= 0:
+        return None
+    lo, hi = wilson_interval(k, n)
+    return Value(k / n, count=int(k), denominator=int(n), ci_low=_opt(lo), ci_high=_opt(hi),
+                 n_students=n_students, detail=detail)
+
+
+def _students(ctx: ComputeContext, lo: int = 1, hi: int = 11) -> int:
+    return ctx.once(("students", lo, hi), lambda: ctx.con.execute(
+        """SELECT count(DISTINCT student_id) FROM enrollments
+            WHERE school_id = ? AND year = ? AND grade BETWEEN ? AND ? AND date_out IS NULL""",
+        [ctx.school_id, ctx.year, lo, hi]).fetchone()[0])
+
+
+@register("students_total")
+def students_total(ctx: ComputeContext) -> Value | None:
+    n = _students(ctx)
+    return Value(float(n), count=n, detail="ученики классов школы на конец года") if n else None
+
+
+@register("students_in_grades")
+def students_in_grades(ctx: ComputeContext, grades: list[int]) -> Value | None:
+    if not _students(ctx):
+        return None
+    lo, hi = int(grades[0]), int(grades[-1])
+    n = _students(ctx, lo, hi)
+    return Value(float(n), count=n, detail=f"ученики {lo}–{hi} классов на конец года")
+
+
+@register("students_good_marks")
+def students_good_marks(ctx: ComputeContext) -> Value | None:
+    worst = f"""SELECT student_id,
+                       CASE WHEN bool_or(mark IN ('н/а', 'незач')) THEN '2'
+                            ELSE CAST(min(mark_value) AS VARCHAR) END AS mark
+                  FROM period_marks
+                 WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND period = 'year'
+                 GROUP BY student_id
+                HAVING count(mark_value) > 0 OR bool_or(mark IN ('н/а', 'незач'))"""
+    m = metrics_from_counts(count_marks_sql(ctx.con, worst)).iloc[0]
+    n = int(m["n_numeric"])
+    if n == 0:
+        return None
+    return Value(float(m["quality"]), count=int(m["n_quality"]), denominator=n,
+                 ci_low=_opt(m["quality_lower"]), ci_high=_opt(m["quality_upper"]), n_students=n,
+                 detail="по годовым отметкам: все числовые отметки «4» и «5», без «н/а» и «незач»")
+
+
+def _subject_sql(subject: str) -> str:
+    """The subject itself or its level variants: «Математика» matches «Математика (профильная)»."""
+    return f"(subject = {_lit(subject)} OR subject LIKE {_lit(subject + ' (%')})"
+
+
+@register("gia9_mean_mark")
+def gia9_mean_mark(ctx: ComputeContext, subject: str) -> Value | None:
+    best = f"""SELECT student_id, max(mark) AS mark FROM assessments
+                WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 9
+                  AND kind IN ('OGE', 'GVE') AND {_subject_sql(subject)} AND mark IS NOT NULL
+                GROUP BY student_id"""
+    m = metrics_from_counts(count_marks_sql(ctx.con, best)).iloc[0]
+    n = int(m["n_numeric"])
+    if n == 0:
+        return None
+    return Value(float(m["mean_mark"]), denominator=n, ci_low=_opt(m["mean_mark_lower"]),
+                 ci_high=_opt(m["mean_mark_upper"]), n_students=n,
+                 detail=f"средняя отметка ОГЭ/ГВЭ, {n} выпускников")
+
+
+@register("ege_mean_score")
+def ege_mean_score(ctx: ComputeContext, subject: str) -> Value | None:
+    scores = ctx.con.execute(
+        f"""SELECT max(test_score) FROM assessments
+             WHERE school_id = ? AND year = ? AND grade = 11 AND kind = 'EGE' AND {_subject_sql(subject)}
+               AND test_score IS NOT NULL GROUP BY student_id""", [ctx.school_id, ctx.year]).fetchnumpy()
+    x = np.asarray(next(iter(scores.values())), dtype=float)
+    if x.size == 0:
+        return None
+    mean = float(x.mean())
+    sd = float(x.std(ddof=1)) if x.size > 1 else float("nan")
+    lo, hi = mean_interval(mean, sd, x.size)
+    lo, hi = (None, None) if not np.isfinite(lo) else (max(float(lo), 0.0), min(float(hi), 100.0))
+    return Value(mean, denominator=int(x.size), ci_low=lo, ci_high=hi, n_students=int(x.size),
+                 detail=f"средний тестовый балл ЕГЭ, {x.size} выпускников")
+
+
+def _graduates_failing(ctx: ComputeContext, grade: int, results_sql: str, fail_sql: str) -> Value | None:
+    """Share of the grade's students (at year end) whose results in ``results_sql`` satisfy ``fail_sql``."""
+    n_grad = _students(ctx, grade, grade)
+    row = ctx.con.execute(
+        f"""WITH r AS ({results_sql}),
+                 g AS (SELECT DISTINCT student_id FROM enrollments
+                        WHERE school_id = ? AND year = ? AND grade = ? AND date_out IS NULL)
+            SELECT count(*), count(*) FILTER (WHERE {fail_sql}) FROM r JOIN g USING (student_id)""",
+        [ctx.school_id, ctx.year, grade]).fetchone()
+    if not n_grad or row[0] == 0:
+        return None
+    return _share(int(row[1]), n_grad, n_grad, f"из {n_grad} выпускников {grade} класса")
+
+
+@register("gia9_fail_share")
+def gia9_fail_share(ctx: ComputeContext, subject: str) -> Value | None:
+    results = f"""SELECT student_id, max(mark) AS best FROM assessments
+                   WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 9
+                     AND kind IN ('OGE', 'GVE') AND {_subject_sql(subject)} AND mark IS NOT NULL
+                   GROUP BY student_id"""
+    return _graduates_failing(ctx, 9, results, "best <= 2")
+
+
+@register("ege_below_min_share")
+def ege_below_min_share(ctx: ComputeContext, subject: str, min_score: float) -> Value | None:
+    results = f"""SELECT student_id,
+                         bool_or(coalesce(test_score >= {float(min_score)}, false) OR coalesce(mark >= 3, false)) AS passed
+                    FROM assessments
+                   WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 11
+                     AND kind = 'EGE' AND {_subject_sql(subject)}
+                     AND (test_score IS NOT NULL OR mark IS NOT NULL)
+                   GROUP BY student_id"""
+    return _graduates_failing(ctx, 11, results, "NOT passed")
+
+
+@register("olympiad_share")
+def olympiad_share(ctx: ComputeContext, winners: bool = False, stages: list[str] | None = None) -> Value | None:
+    any_rows = ctx.con.execute("SELECT count(*) FROM olympiads WHERE school_id = ? AND year = ?",
+                               [ctx.school_id, ctx.year]).fetchone()[0]
+    n = _students(ctx)
+    if not any_rows or not n:
+        return None
+    cond = ["status IN ('prize', 'winner')"] if winners else []
+    if stages:
+        cond.append("stage IN (" + ", ".join(_lit(s) for s in stages) + ")")
+    where = " AND ".join(["o.school_id = ?", "o.year = ?", *cond])
+    k = ctx.con.execute(
+        f"""SELECT count(DISTINCT o.student_id) FROM olympiads o
+             WHERE {where} AND o.student_id IN (SELECT student_id FROM enrollments
+                   WHERE school_id = ? AND year = ? AND date_out IS NULL)""",
+        [ctx.school_id, ctx.year, ctx.school_id, ctx.year]).fetchone()[0]
+    return _share(int(k), n, n, f"из {n} учеников")
+
+
+def _teachers(ctx: ComputeContext):
+    return ctx.once("teachers", lambda: ctx.con.execute(
+        """SELECT * FROM teachers WHERE school_id = ? AND teacher_id IN
+             (SELECT teacher_id FROM assignments WHERE school_id = ? AND year = ?)""",
+        [ctx.school_id, ctx.school_id, ctx.year]).df())
+
+
+@register("teachers_total")
+def teachers_total(ctx: ComputeContext) -> Value | None:
+    n = len(_teachers(ctx))
+    return Value(float(n), count=n, detail="учителя с учебной нагрузкой в этом году") if n else None
+
+
+#: condition name -> (column that must be filled in, test on the teachers frame)
+TEACHER_CONDITIONS = {
+    "higher_pedagogical": ("higher_pedagogical", lambda t: t["higher_pedagogical"].astype(bool)),
+    "category_any": ("category", lambda t: t["category"].isin(["highest", "first"])),
+    "category_highest": ("category", lambda t: t["category"] == "highest"),
+    "category_first": ("category", lambda t: t["category"] == "first"),
+    "experience_under_5": ("experience_years", lambda t: t["experience_years"] < 5),
+    "experience_over_30": ("experience_years", lambda t: t["experience_years"] > 30),
+    "age_under_30": ("age", lambda t: t["age"] < 30),
+    "age_55_plus": ("age", lambda t: t["age"] >= 55),
+}
+
+
+@register("teachers_share")
+def teachers_share(ctx: ComputeContext, condition: str) -> Value | None:
+    if condition not in TEACHER_CONDITIONS:
+        raise ValueError(f"Неизвестное условие teachers_share: {condition!r}. "
+                         f"Допустимы: {', '.join(TEACHER_CONDITIONS)}.")
+    column, test = TEACHER_CONDITIONS[condition]
+    t = _teachers(ctx)
+    t = t[t[column].notna()] if column in t else t.iloc[0:0]
+    if t.empty:
+        return None
+    return _share(int(test(t).sum()), len(t), None, f"из {len(t)} учителей с заполненным полем {column}")
