@@ -10,6 +10,7 @@ and MathJax's scripts and fonts) are not outputs of the data and are not scanned
 from __future__ import annotations
 
 import csv
+import json
 import re
 from pathlib import Path
 
@@ -120,3 +121,48 @@ def test_public_tables_do_not_identify_teachers(public_run):
         for kind_col, id_col in (("level", "target_id"), ("unit_type", "unit_id"), ("target_type", "target_id")):
             if kind_col in df and id_col in df:
                 assert (df.loc[df[kind_col] == "teacher", id_col] == "").all(), p.name
+
+
+def _planted_subjects(truth: dict, school: str) -> set[str]:
+    """Subjects of the effects the generator planted in ``school``."""
+    out = set()
+    if truth["declining_trend"]["school_id"] == school:
+        out.add(truth["declining_trend"]["subject"])
+    if truth["threshold_peak"]["school_id"] == school:
+        out.add(truth["threshold_peak"]["subject"])
+    for k in ("low_value_added", "high_value_added", "marking_bias", "task_deficits"):
+        out |= {x["subject"] for x in truth[k] if x["school_id"] == school}
+    return out
+
+
+def test_key_problems_are_the_planted_ones_with_causes_and_addressees(public_run):
+    """Issue 10: the summary names the planted problems of the demo school among its key problems, each with a
+    supported cause, an addressee and a control metric; nothing unplanted is a key problem."""
+    from vsoko_toolkit.report.summary import _recommendation, key
+
+    folder, res, _ = public_run
+    truth = json.loads((folder / "truth.json").read_text(encoding="utf-8"))
+    school = res.run_dir.parent.name
+    doc = json.loads(res.findings_path.read_text(encoding="utf-8"))
+    probs = key(doc["findings"])
+    planted = _planted_subjects(truth, school)
+    below_muni = truth["school_effects"][school] < 0  # a planted school effect: results below other schools
+    print(f"\nplanted subjects in {school}: {sorted(planted)}; school effect {truth['school_effects'][school]}")
+    for fs in probs:
+        kinds = sorted({f["kind"] for f in fs})
+        causes = [c["hypothesis"][:40] for f in fs for c in f["causes"] if c["verdict"] == "supported"]
+        print(f"- {fs[0]['title']} | {kinds} | supported: {sorted(set(causes))}")
+    assert probs
+    kinds_found = {(f["kind"], f["subject"]) for fs in probs for f in fs}
+    assert ("declining_trend", truth["declining_trend"]["subject"]) in kinds_found
+    if truth["threshold_peak"]["school_id"] == school:
+        assert ("threshold_peak", truth["threshold_peak"]["subject"]) in kinds_found
+    for fs in probs:
+        assert any(c["verdict"] == "supported" for f in fs for c in f["causes"]), fs[0]["title"]
+        rec = _recommendation(fs)
+        assert rec and rec["addressee_type"] and rec["control_metric"], fs[0]["title"]
+        planted_here = fs[0]["subject"] in planted
+        school_level = below_muni and all(f["kind"] == "low_result" for f in fs) and any(
+            c["verdict"] == "supported" and c["hypothesis"].startswith(("Общее отставание", "Отставание сложилось"))
+            for f in fs for c in f["causes"])
+        assert planted_here or school_level, f"not planted: {fs[0]['title']}"

@@ -37,7 +37,13 @@ def test_class_vs_rest_of_parallel_by_hand():
     # the school's grade 7 vs S02's grade 7: quality 7/18 vs 4/6
     r = t.loc[("municipality", "7", "quality")]
     assert (r.k1, r.n1, r.k2, r.n2) == (7, 18, 4, 6)
-    assert t["q_value"].notna().all() and (t["q_value"] >= t["p_value"] - 1e-12).all()
+    tested = t[t["tested"]]
+    assert tested["q_value"].notna().all() and (tested["q_value"] >= tested["p_value"] - 1e-12).all()
+    assert set(t[~t["tested"]].index.get_level_values("comparison")) == {"school"}
+    # class vs the rest of the school: both classes have a parallel, so reported untested (no p/q, no finding);
+    # 7Б against 7А is the same data as its parallel comparison (a one-grade school)
+    s = t.loc[("school", "S01-2025-7Б", "quality")]
+    assert (s.k1, s.n1, s.k2, s.n2) == (1, 8, 6, 10) and not s.tested and pd.isna(s.q_value) and not s.flagged
 
 
 @pytest.mark.parametrize("cause,within,composition", [("teaching", "supported", "not_supported"),

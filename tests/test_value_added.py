@@ -16,10 +16,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.stats import spearmanr
+from scipy.stats import norm, spearmanr
 
 from vsoko_toolkit.analysis.value_added import value_added
 from vsoko_toolkit.findings import validate_document
+from vsoko_toolkit.stats import _mixed_fast as core
 
 N_SIM = 200
 LEVEL = 0.05
@@ -91,16 +92,54 @@ def one_null(seed: int) -> tuple[int, int, int]:
         con.close()
 
 
+def mark_scale_effect(tau: float) -> float:
+    """The planted tau mapped to the mark scale through the simulator's own marking rule.
+
+    ``sim_warehouse`` adds tau *before* rounding and clipping, mark = clip(round(3.7 + a + tau + e), 2, 5)
+    with a ~ N(0, 0.6^2), e ~ N(0, 0.45^2), so the mark is 2 + #{3.7 + a + tau + e >= k}, k = 2.5, 3.5, 4.5.
+    The estimand of the value-added model (an effect on year marks) is the resulting shift of the expected
+    mark, E mark(tau) - E mark(0) ~ 0.96 tau near 0 (the clipping at 2 and 5 attenuates it).
+    """
+    sd = math.hypot(0.6, 0.45)
+    expected = [2 + sum(norm.cdf((3.7 + t - k) / sd) for k in (2.5, 3.5, 4.5)) for t in (tau, 0.0)]
+    return float(expected[0] - expected[1])
+
+
 def one_planted(seed: int) -> tuple[int, int]:
-    """(intervals covering the planted tau, teacher intervals) with tau ~ N(0, 0.15^2)."""
+    """(intervals covering the planted effect on the mark scale, teacher intervals), tau ~ N(0, 0.15^2)."""
     con, taus = sim_warehouse(seed, tau_sd=0.15)
     try:
         t = value_added(con, "S01", YEAR).tidy()
         t = t[t["unit_type"] == "teacher"]
-        truth = np.array([taus[(u, s)] for u, s in zip(t["unit_id"], t["subject"], strict=True)])
+        truth = np.array([mark_scale_effect(taus[(u, s)]) for u, s in zip(t["unit_id"], t["subject"], strict=True)])
         return int(((t["ci_low"] <= truth) & (truth <= t["ci_high"])).sum()), len(t)
     finally:
         con.close()
+
+
+def test_prediction_error_variance_is_hendersons_c22():
+    """The engine's PEV of EB effects = diagonal of the C22 block of the inverted mixed-model equations."""
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame({"g": np.repeat([f"u{i:02d}" for i in range(12)], 6), "x": rng.normal(size=72)})
+    d["grade"] = np.where(d["g"] < "u06", 5, 6)
+    d["y"] = 0.5 * d["x"] + rng.normal(0, 0.4, 12)[d.index // 6] + rng.normal(size=72)
+    ss = core.suff_stats(core.design_from_formula(d, "y ~ x + C(grade)", "g", None, {}))
+    fit = core.gls_fit(np.array([[0.3]]), np.zeros(0), ss, True)
+    X = np.column_stack([np.ones(72), d["grade"] == 6, d["x"]]).astype(float)
+    Z = (d["g"].to_numpy()[:, None] == np.sort(d["g"].unique())[None, :]).astype(float)
+    mme = np.block([[X.T @ X, X.T @ Z], [Z.T @ X, Z.T @ Z + np.eye(12) / 0.3]]) / fit.scale
+    c22 = np.diag(np.linalg.inv(mme))[3:]
+    np.testing.assert_allclose(fit.blup_pev[:, 0], c22, rtol=1e-8)
+    assert np.all(fit.blup_pev[:, 0] > fit.blup_var[:, 0] * 1.05)  # the grade means add real uncertainty
+
+
+def test_mark_scale_effect_is_the_expected_mark_shift():
+    rng = np.random.default_rng(5)
+    x = 3.7 + rng.normal(0, 0.6, 400_000) + rng.normal(0, 0.45, 400_000)
+    for tau in (-0.3, 0.2):
+        shift = (np.clip(np.round(x + tau), 2, 5) - np.clip(np.round(x), 2, 5)).mean()
+        assert mark_scale_effect(tau) == pytest.approx(shift, abs=0.004)
+    assert 0.9 * 0.2 < mark_scale_effect(0.2) < 0.2
 
 
 def test_null_false_finding_rate_and_coverage():
@@ -116,10 +155,11 @@ def test_null_false_finding_rate_and_coverage():
           f"coverage of 0: {cov0:.3f}; coverage of planted tau (sd 0.15, 40 sims): {cov:.3f}")
     assert rate <= bound
     assert cov0 >= 0.95
-    # Known shortfall (issue 8 report): conditional EB intervals ignore the uncertainty of the fixed effects
-    # and of the estimated teacher variance (24 teacher units per simulation), and rounding/clipping of marks
-    # makes the planted latent tau differ from the effect on the mark scale; observed coverage is ~0.85.
-    assert cov >= 0.78
+    # 320 teacher intervals (40 simulations x 8); binomial MC sd ~0.012, more with the clustering by simulation.
+    # Plug-in conditional EB intervals covered ~0.85: they ignore the estimated fixed effects (grade and subject
+    # means absorb part of the teacher effects) and the uncertainty of the teacher variance (24 teachers, often
+    # estimated near 0, where every interval collapses to ~0). See value_added's module docstring.
+    assert 0.90 <= cov <= 0.99
 
 
 @pytest.fixture(scope="module")

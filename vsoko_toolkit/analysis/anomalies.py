@@ -12,8 +12,30 @@ exactly at ``t``; the observed count at ``t`` is tested against it with a one-si
 binomial test (more than expected). Benjamini–Hochberg across the school's works; a
 ``threshold_peak`` finding for q < 0.05 with at least ``MIN_AT`` students at the threshold.
 
-**Jumps.** The school's mean primary score of each work against the same work last year
-(Welch interval); shown in the table, not a finding by itself.
+**Jumps.** The school's mean score of each work (primary score; test score for ЕГЭ) against the
+same work last year (Welch interval, ``jump*``).
+
+**Results far above similar schools** (``result_anomaly``, area ``objectivity``). Per work of
+``year``, the school means of the municipality (schools with at least ``MIN_SCHOOL_N`` students and a
+``schools.social_index``) are regressed on the social index (OLS). The school's *deleted residual* —
+its mean minus the mean predicted for its social index by the line fitted without it — with its
+standard error ``s_(i) / sqrt(1 − h)`` gives the externally studentized residual, distributed as
+t(k − 3) for k schools under a normal linear model; the p-value is one-sided (far *above*). With
+fewer than ``MIN_SCHOOLS`` schools the check is not made and a note says so.
+
+**Sharp jumps beyond the municipality** (``result_anomaly``). The school's change on the same work
+since last year minus the other schools' change (difference in changes, Welch–Satterthwaite
+interval from the four groups' variances; one-sided p-value upward). A finding needs q < 0.05, the
+school's own change beyond noise (``jump_low`` > 0) and a difference in changes of at least
+``MIN_JUMP_SD`` standard deviations of the municipality's individual scores that year (a practical
+size: a tiny but "significant" change is not a jump). The noise includes the between-class variance
+of the work and the municipality's usual spread of schools' year-to-year changes (method of moments
+over every school and work). A jump is *unexplained* — and only then a finding — when the subject's
+teachers in that grade are the same as last year and this year's participants were not a stronger
+cohort (their mean year mark of the previous year, against last year's participants', one-sided
+Welch test at 5 %); an explained jump stays in the table with its explanation (``jump_explained``).
+
+Both checks' p-values form one Benjamini–Hochberg family (separate from the bunching family).
 """
 
 from __future__ import annotations
@@ -22,6 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from ..findings import Cause, Finding, Recommendation
 from ..report import phrases as ph
@@ -33,9 +56,14 @@ MIN_AT = 3
 MIN_N = 15
 SPAN = 8
 KIND_RU = {"VPR": "ВПР", "OGE": "ОГЭ", "EGE": "ЕГЭ", "GVE": "ГВЭ"}
+MIN_SCHOOLS = 8  # schools with results and a social index needed for the context regression
+MIN_SCHOOL_N = 5  # students for a school mean to enter the regression / the jump comparison
+MIN_JUMP_SD = 0.3  # difference in changes, in SDs of the municipality's individual scores, to call a jump
 COLUMNS = ["kind", "subject", "grade", "n", "threshold", "n_window", "at_threshold", "expected_at",
            "excess", "p_value", "q_value", "flagged", "mean", "mean_prev", "jump", "jump_low", "jump_high",
-           "jump_p"]
+           "jump_p", "n_schools", "context_expected", "context_resid", "context_low", "context_high", "context_t",
+           "context_p", "context_q", "context_flagged", "muni_change", "dic", "dic_low", "dic_high", "dic_sd",
+           "dic_p", "dic_q", "jump_flagged", "jump_explained"]
 
 
 @dataclass(frozen=True)
@@ -45,7 +73,13 @@ class AnomalyResult(AnalysisResult):
     ``tidy()`` columns: kind, subject, grade, n (students), threshold (min primary score for «3»),
     n_window (students with scores in [t−3, t]), at_threshold (observed at t), expected_at
     (expected at t from the smooth fit), excess (observed − expected), p_value, q_value, flagged,
-    mean, mean_prev (last year), jump (difference), jump_low, jump_high, jump_p (Welch).
+    mean (primary score; ЕГЭ: test score), mean_prev (last year), jump (difference), jump_low, jump_high,
+    jump_p (Welch); n_schools (schools in the context regression), context_expected (mean predicted for
+    the school's social index without it), context_resid (deleted residual), context_low, context_high,
+    context_t (externally studentized), context_p (one-sided, above), context_q, context_flagged;
+    muni_change (other schools' change since last year), dic (difference in changes), dic_low, dic_high,
+    dic_sd (dic in SDs of individual scores), dic_p (one-sided, up), dic_q, jump_flagged, jump_explained
+    (why a jump beyond noise is not an anomaly: new teachers, a stronger cohort).
     ``scores``: kind, subject, grade, primary_score of the school's students (for the histogram).
     """
 
@@ -118,8 +152,10 @@ def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
 
 def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = con.execute(
-        """SELECT kind, subject, grade, year, primary_score FROM assessments
-            WHERE school_id = ? AND year IN (?, ?) AND primary_score IS NOT NULL""",
+        """SELECT kind, subject, grade, year, primary_score,
+                  CASE WHEN kind = 'EGE' THEN test_score ELSE primary_score END AS score FROM assessments
+            WHERE school_id = ? AND year IN (?, ?)
+              AND (CASE WHEN kind = 'EGE' THEN test_score ELSE primary_score END) IS NOT NULL""",
         [school_id, int(year), int(year) - 1]).df()
     scales = con.execute("SELECT kind, subject, grade, year, min_primary FROM scales WHERE mark = 3 AND year = ?",
                          [int(year)]).df()
@@ -127,13 +163,14 @@ def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def score_anomalies(con, school_id: str, year: int, options: dict | None = None) -> AnomalyResult:
-    """Bunching at the mark-3 threshold and year-on-year jumps for ``school_id`` in ``year``.
+    """Bunching at the mark-3 threshold, results against similar schools and year-on-year jumps.
 
-    ``options``: ``alpha`` (0.05), ``kinds`` (default ("OGE", "VPR")).
+    ``options``: ``alpha`` (0.05), ``kinds`` (default ("OGE", "VPR", "EGE"); bunching needs a scale, so
+    ЕГЭ is only in the municipal checks), ``min_schools`` (8), ``min_jump_sd`` (0.3).
     """
     opts = options or {}
     alpha = float(opts.get("alpha", ALPHA))
-    kinds = tuple(opts.get("kinds", ("OGE", "VPR")))
+    kinds = tuple(opts.get("kinds", ("OGE", "VPR", "EGE")))
     scores, scales = _load(con, school_id, year)
     scores = scores[scores["kind"].isin(kinds)]
     cur = scores[scores["year"] == int(year)]
@@ -141,25 +178,326 @@ def score_anomalies(con, school_id: str, year: int, options: dict | None = None)
     rows = []
     for (kind, subject, grade), g in cur.groupby(["kind", "subject", "grade"]):
         sc = scales[(scales["kind"] == kind) & (scales["subject"] == subject) & (scales["grade"] == grade)]
-        p = prev[(prev["kind"] == kind) & (prev["subject"] == subject) & (prev["grade"] == grade)]["primary_score"]
+        p = prev[(prev["kind"] == kind) & (prev["subject"] == subject) & (prev["grade"] == grade)]["score"]
         row = {"kind": kind, "subject": subject, "grade": int(grade), "n": len(g),
                "threshold": float(sc["min_primary"].iloc[0]) if len(sc) else np.nan,
-               "mean": g["primary_score"].mean(), "mean_prev": p.mean() if len(p) else np.nan}
-        if len(sc) and len(g) >= MIN_N:
-            row.update(bunching_test(g["primary_score"], row["threshold"]))
+               "mean": g["score"].mean(), "mean_prev": p.mean() if len(p) else np.nan}
+        if len(sc) and len(g) >= MIN_N and g["primary_score"].notna().sum() >= MIN_N:
+            row.update(bunching_test(g["primary_score"].dropna(), row["threshold"]))
         if len(p) >= 2 and len(g) >= 2:
-            c = compare_means(g["primary_score"].mean(), g["primary_score"].std(), len(g), p.mean(), p.std(),
-                              len(p)).iloc[0]
+            c = compare_means(g["score"].mean(), g["score"].std(), len(g), p.mean(), p.std(), len(p)).iloc[0]
             row.update(jump=c["diff"], jump_low=c["diff_lower"], jump_high=c["diff_upper"], jump_p=c["p_value"])
         rows.append(row)
     table = pd.DataFrame(rows).reindex(columns=COLUMNS)
     if len(table):
         table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float))
         table["flagged"] = (table["q_value"] < alpha) & (table["at_threshold"] >= MIN_AT)
-    findings = tuple(_finding(r, school_id, int(year), int(table["p_value"].notna().sum()))
-                     for r in table[table["flagged"].fillna(False).astype(bool)].itertuples())
-    return AnomalyResult(table=table, findings=findings, scores=cur[["kind", "subject", "grade", "primary_score"]],
-                         school_id=school_id, year=int(year))
+    findings = [_finding(r, school_id, int(year), int(table["p_value"].notna().sum()))
+                for r in table[table["flagged"].fillna(False).astype(bool)].itertuples()]
+    notes: list[str] = []
+    if len(table):
+        table, more, notes = municipal_checks(con, table, school_id, int(year), alpha,
+                                              int(opts.get("min_schools", MIN_SCHOOLS)),
+                                              float(opts.get("min_jump_sd", MIN_JUMP_SD)))
+        findings += more
+    return AnomalyResult(table=table, findings=tuple(findings), notes=tuple(notes),
+                         scores=cur[["kind", "subject", "grade", "primary_score"]], school_id=school_id,
+                         year=int(year))
+
+
+def _has_column(con, table: str, column: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                            "AND column_name = ?", [table, column]).fetchone()[0])
+
+
+def _school_means(con, school_id: str, year: int, kinds) -> pd.DataFrame:
+    """n, mean, sd per class × work × year (``year`` and ``year − 1``) in the school's municipality,
+    with each school's social index (NaN without ``schools.social_index``)."""
+    marks = ", ".join("?" for _ in kinds)
+    d = con.execute(
+        f"""SELECT school_id, year, kind, subject, grade, class_id, count(*) AS n, avg(score) AS mean,
+                   stddev_samp(score) AS sd
+              FROM (SELECT *, CASE WHEN kind = 'EGE' THEN test_score ELSE primary_score END AS score
+                      FROM assessments) a
+             WHERE year IN (?, ?) AND kind IN ({marks}) AND score IS NOT NULL GROUP BY ALL""",
+        [int(year), int(year) - 1, *kinds]).df()
+    d["social_index"] = np.nan
+    if _has_column(con, "schools", "school_id"):
+        cols = [c for c in ("municipality", "social_index") if _has_column(con, "schools", c)]
+        if cols:
+            sch = con.execute(f"SELECT school_id, {', '.join(cols)} FROM schools").df().set_index("school_id")
+            if "municipality" in sch and school_id in sch.index and pd.notna(sch.at[school_id, "municipality"]):
+                same = sch.index[sch["municipality"] == sch.at[school_id, "municipality"]]
+                d = d[d["school_id"].isin(set(same) | {school_id})]
+            if "social_index" in sch:
+                d["social_index"] = d["school_id"].map(sch["social_index"]).astype(float)
+    return d
+
+
+def context_residual(y, x, i: int) -> dict:
+    """Deleted residual of unit ``i`` in the OLS of ``y`` on ``x`` (module docstring): the value minus the
+    prediction of the line fitted without it, its standard error, t (externally studentized, df = k − 3),
+    a one-sided p-value (above) and a 95 % interval."""
+    y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
+    k = len(y)
+    keep = np.arange(k) != i
+    X = np.column_stack([np.ones(k), x])
+    beta, *_ = np.linalg.lstsq(X[keep], y[keep], rcond=None)
+    res = y[keep] - X[keep] @ beta
+    df = k - 3
+    s2 = float(res @ res) / df
+    xtx_inv = np.linalg.pinv(X[keep].T @ X[keep])
+    pred = float(X[i] @ beta)
+    se = float(np.sqrt(s2 * (1 + X[i] @ xtx_inv @ X[i])))
+    d = float(y[i] - pred)
+    tval = d / se if se > 0 else np.nan
+    half = stats.t.ppf(0.975, df) * se
+    return {"expected": pred, "resid": d, "low": d - half, "high": d + half, "t": tval,
+            "p": float(stats.t.sf(tval, df)) if np.isfinite(tval) else np.nan}
+
+
+def _sums(cls: pd.DataFrame) -> pd.DataFrame:
+    """Sufficient statistics per school of class rows (n, mean, sd): N, Σx, Σx², Σn_c² — unions are sums."""
+    n = cls["n"].to_numpy(dtype=float)
+    m = cls["mean"].to_numpy(dtype=float)
+    v = np.nan_to_num(cls["sd"].to_numpy(dtype=float)) ** 2
+    d = pd.DataFrame({"school_id": cls["school_id"].to_numpy(), "N": n, "S1": n * m,
+                      "S2": (n - 1) * v + n * m * m, "W": n * n})
+    return d.groupby("school_id")[["N", "S1", "S2", "W"]].sum()
+
+
+def _from_sums(N: float, S1: float, S2: float, W: float) -> tuple[float, float, float, float]:
+    """(n, mean, sd, Σn_c²/n²) of a union of classes from its sums."""
+    if N < 2:
+        return N, np.nan, np.nan, np.nan
+    m = S1 / N
+    return N, m, float(np.sqrt(max(S2 - N * m * m, 0.0) / (N - 1))), W / N ** 2
+
+
+def _by_school(cls: pd.DataFrame) -> pd.DataFrame:
+    sums = _sums(cls)
+    si = cls.groupby("school_id")["social_index"].first()
+    rows = [{"school_id": sch, "social_index": si[sch], **dict(zip(("n", "mean", "sd", "w"), _from_sums(*r),
+                                                                    strict=True))}
+            for sch, r in zip(sums.index, sums.to_numpy(), strict=True)]
+    return pd.DataFrame(rows, columns=["school_id", "social_index", "n", "mean", "sd", "w"])
+
+
+def class_variance(cls: pd.DataFrame) -> float:
+    """Between-class variance of true class means within a school-year (one-way ANOVA, method of moments,
+    pooled over the municipality's school-years of one work); 0 when not estimable or negative."""
+    ssb = ssw = dfb = dfw = n0 = 0.0
+    for _, g in cls.groupby(["school_id", "year"]):
+        if len(g) < 2:
+            continue
+        n = float(g["n"].sum())
+        m = float((g["n"] * g["mean"]).sum() / n)
+        ssb += float((g["n"] * (g["mean"] - m) ** 2).sum())
+        ssw += float(((g["n"] - 1) * g["sd"].fillna(0) ** 2).sum())
+        dfb += len(g) - 1
+        dfw += n - len(g)
+        n0 += (n - float((g["n"] ** 2).sum()) / n)
+    if dfb == 0 or dfw == 0:
+        return 0.0
+    return max(0.0, (ssb / dfb - ssw / dfw) / (n0 / dfb))
+
+
+def diff_in_change(groups, tau2: float = 0.0) -> dict:
+    """(a − b) − (c − d) for four independent groups given as (n, mean, sd[, Σn_c²/n²]): Welch–Satterthwaite t.
+
+    ``tau2``: between-class variance added to each group mean's variance as ``tau2 · Σ n_c² / n²``
+    (classes are the clusters of a school-year).
+    """
+    groups = [tuple(g) + (0.0,) * (4 - len(g)) for g in groups]
+    v = np.array([s ** 2 / n + tau2 * w for n, _, s, w in groups])
+    nn = np.array([n for n, _, _, _ in groups], dtype=float)
+    (_, a, _, _), (_, b, _, _), (_, c, _, _), (_, e, _, _) = groups
+    diff = (a - b) - (c - e)
+    se = float(np.sqrt(v.sum()))
+    if not np.isfinite(se) or se == 0 or (nn < 2).any():
+        return {"dic": diff, "low": np.nan, "high": np.nan, "p": np.nan, "se": np.nan, "df": np.nan}
+    df = v.sum() ** 2 / (v ** 2 / (nn - 1)).sum()
+    half = stats.t.ppf(0.975, df) * se
+    return {"dic": diff, "low": diff - half, "high": diff + half, "p": float(stats.t.sf(diff / se, df)),
+            "se": se, "df": float(df)}
+
+
+def school_year_variance(pairs: list[tuple[float, float]]) -> float:
+    """Variance of schools' year-to-year changes beyond sampling noise (method of moments over every school
+    and work of the municipality: mean of dic² − its sampling variance); 0 when not positive.
+
+    Cohorts and teachers change every year, so a school's result moves by more than its students' sampling
+    error even when nothing unusual happened; a jump is judged against this usual spread. Real jumps in the
+    pool only make the estimate larger (conservative)."""
+    d = np.array([(x * x - v) for x, v in pairs if np.isfinite(x) and np.isfinite(v)])
+    return float(max(0.0, d.mean())) if len(d) >= 3 else 0.0
+
+
+def jump_explanation(con, school_id: str, year: int, kind: str, subject: str, grade: int) -> str:
+    """Why a jump is not unexplained (Russian), or "": new teachers of the subject in the grade, or a
+    stronger cohort of participants (previous-year mean year mark, one-sided Welch at 5 %)."""
+    if _has_table(con, "assignments"):
+        t = {y: set(r[0] for r in con.execute(
+            "SELECT DISTINCT teacher_id FROM assignments WHERE school_id = ? AND year = ? AND subject = ? "
+            "AND grade = ?", [school_id, y, subject, grade]).fetchall()) for y in (year, year - 1)}
+        if t[year] and t[year - 1] and t[year] != t[year - 1]:
+            return "в этом году предмет в параллели ведут другие учителя, чем год назад"
+    g = con.execute("""
+        WITH p AS (SELECT student_id, year AS y0, avg(mark_value) AS gpa FROM period_marks
+                   WHERE period = 'year' AND mark_value IS NOT NULL AND year IN (?, ?) GROUP BY ALL)
+        SELECT a.year, p.gpa FROM assessments a JOIN p ON p.student_id = a.student_id AND p.y0 = a.year - 1
+        WHERE a.school_id = ? AND a.kind = ? AND a.subject = ? AND a.grade = ? AND a.year IN (?, ?)""",
+        [year - 1, year - 2, school_id, kind, subject, grade, year, year - 1]).df()
+    a, b = g.loc[g["year"] == year, "gpa"], g.loc[g["year"] == year - 1, "gpa"]
+    if len(a) >= 2 and len(b) >= 2:
+        c = compare_means(a.mean(), a.std(), len(a), b.mean(), b.std(), len(b)).iloc[0]
+        if c["diff"] > 0 and c["p_value"] / 2 < 0.05:
+            return (f"участники этого года сильнее прошлогодних: их средняя годовая отметка за прошлый год "
+                    f"{ph.num(a.mean())} против {ph.num(b.mean())}")
+    return ""
+
+
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [name]).fetchone()[0])
+
+
+def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha: float, min_schools: int,
+                     min_jump_sd: float):
+    """Context regression and difference-in-change per work; ``result_anomaly`` findings (one BH family)."""
+    kinds = sorted(set(table["kind"]))
+    w = _school_means(con, school_id, year, kinds)
+    table = table.copy()
+    table["dic_se"], table["dic_sd_unit"] = np.nan, np.nan
+    short, spread = [], []
+    for i, r in table.iterrows():
+        key = (w["kind"] == r["kind"]) & (w["subject"] == r["subject"]) & (w["grade"] == r["grade"])
+        tau2 = class_variance(w[key])
+        now, before = (_by_school(w[key & (w["year"] == y)]) for y in (year, year - 1))
+        now, before = now[now["n"] >= MIN_SCHOOL_N], before[before["n"] >= MIN_SCHOOL_N]
+        reg = now[now["social_index"].notna()].reset_index(drop=True)
+        table.at[i, "n_schools"] = len(reg)
+        if (reg["school_id"] == school_id).any() and len(reg) >= min_schools:
+            at = int(np.flatnonzero(reg["school_id"] == school_id)[0])
+            c = context_residual(reg["mean"], reg["social_index"], at)
+            for k in ("expected", "resid", "low", "high", "t", "p"):
+                table.at[i, f"context_{k}"] = c[k]
+        else:
+            short.append(f"{KIND_RU.get(r['kind'], r['kind'])} «{r['subject']}» ({r['grade']} кл.)")
+        sk = [w[key & (w["year"] == y) & (w["school_id"].isin(set(d["school_id"])))] for y, d in
+              ((year, now), (year - 1, before))]
+        sums = [_sums(x) for x in sk]
+        tot = [x.sum().to_numpy() for x in sums]
+        sd_all = _from_sums(*tot[0])[2] if len(sums[0]) else np.nan
+
+        def dic_of(sch, sums=sums, tot=tot, tau2=tau2):
+            own = [sums[k].loc[sch].to_numpy() for k in (0, 1)]
+            groups = [_from_sums(*own[0]), _from_sums(*own[1]), _from_sums(*(tot[0] - own[0])),
+                      _from_sums(*(tot[1] - own[1]))]
+            if any(g[0] < 2 for g in groups):
+                return None, groups
+            return diff_in_change(groups, tau2), groups
+
+        both = set(sums[0].index) & set(sums[1].index)
+        if sd_all and sd_all > 0:  # every school: the usual spread of changes, in SDs of individual scores
+            for sch in both:
+                js, _ = dic_of(sch)
+                if js is not None:
+                    spread.append((js["dic"] / sd_all, (js["se"] / sd_all) ** 2))
+        if school_id in both:
+            j, pooled = dic_of(school_id)
+            if j is not None:
+                table.loc[i, ["muni_change", "dic", "dic_se", "dic_sd_unit"]] = [
+                    pooled[2][1] - pooled[3][1], j["dic"], j["se"], sd_all]
+                table.at[i, "dic_sd"] = j["dic"] / sd_all if sd_all and sd_all > 0 else np.nan
+    tau_sy = school_year_variance(spread)
+    if len(table):
+        unit = table["dic_sd_unit"].to_numpy(dtype=float)
+        se = np.sqrt(table["dic_se"].to_numpy(dtype=float) ** 2 + tau_sy * unit ** 2)
+        dic = table["dic"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            table["dic_low"], table["dic_high"] = dic - 1.959964 * se, dic + 1.959964 * se
+            table["dic_p"] = stats.norm.sf(dic / se)
+    p = np.concatenate([table["context_p"].to_numpy(dtype=float), table["dic_p"].to_numpy(dtype=float)])
+    q = bh_qvalues(p)
+    table["context_q"], table["dic_q"] = q[:len(table)], q[len(table):]
+    table["context_flagged"] = (table["context_q"] < alpha).fillna(False).astype(bool)
+    table["jump_flagged"] = ((table["dic_q"] < alpha) & (table["jump_low"] > 0)
+                             & (table["dic_sd"] >= min_jump_sd)).fillna(False).astype(bool)
+    table["jump_explained"] = ""
+    for i in table.index[table["jump_flagged"]]:
+        why = jump_explanation(con, school_id, year, table.at[i, "kind"], table.at[i, "subject"],
+                               int(table.at[i, "grade"]))
+        if why:
+            table.at[i, "jump_explained"] = why
+            table.at[i, "jump_flagged"] = False
+    m = int(np.isfinite(p).sum())
+    findings = [_context_finding(r, school_id, year, m) for r in table[table["context_flagged"]].itertuples()]
+    findings += [_jump_finding(r, school_id, year, m) for r in table[table["jump_flagged"]].itertuples()]
+    notes = []
+    if short:
+        notes.append(f"Сравнение с результатами школ со схожими социальными условиями не проводилось для "
+                     f"{len(short)} из {len(table)} работ ({', '.join(short[:5])}{' и др.' if len(short) > 5 else ''}): "
+                     f"нужно не меньше {min_schools} школ муниципалитета с индексом социальных условий и хотя бы "
+                     f"{MIN_SCHOOL_N} участниками — данных недостаточно.")
+    return table, findings, notes
+
+
+def _work(r) -> str:
+    return f"{KIND_RU.get(r.kind, r.kind)} по предмету «{r.subject}» ({r.grade} класс)"
+
+
+def _unit(r) -> str:
+    return "тестового балла" if r.kind == "EGE" else "первичного балла"
+
+
+def _context_finding(r, school_id: str, year: int, m: int) -> Finding:
+    evidence = (f"Средний результат школы на {_work(r)} — {ph.num(r.mean, 1)} {_unit(r)}; школы муниципалитета "
+                f"с таким же индексом социальных условий получают в среднем {ph.num(r.context_expected, 1)} "
+                f"(линия регрессии по {int(r.n_schools)} школам, построенная без этой школы). Превышение "
+                f"{ph.signed(r.context_resid, 1)} (95 % ДИ {ph.signed(r.context_low, 1)} … "
+                f"{ph.signed(r.context_high, 1)}), {ph.q_text(r.context_q, m)}. Результат, намного превышающий "
+                "ожидаемый для социальных условий школы, — один из признаков необъективности, которые "
+                "проверяет Рособрнадзор; он может объясняться и сильной работой школы и требует проверки.")
+    rec = Recommendation(
+        text=(f"Директору: обеспечить независимое наблюдение и перепроверку работ {_work(r)} в следующем году и "
+              "сопоставить результаты с текущей успеваемостью учеников."),
+        addressee_type="school", addressee_id=school_id, responsible="директор", deadline=f"{year}-10-01",
+        control_metric="context_residual", baseline=round(float(r.context_resid), 2), target=0.0)
+    return Finding(area="objectivity", kind="result_anomaly", polarity="problem",
+                   severity="high" if r.context_q < 0.001 else "medium", school_id=school_id, year=year,
+                   target_type="subject", target_id=r.subject, subject=r.subject, metric="context_residual",
+                   estimate=float(r.context_resid), ci_low=float(r.context_low), ci_high=float(r.context_high),
+                   p_value=float(r.context_p), q_value=float(r.context_q), n=int(r.n),
+                   title=f"Результаты намного выше, чем у школ со схожими социальными условиями: {_work(r)}",
+                   evidence=evidence, recommendation=rec,
+                   extra={"work_kind": r.kind, "grade": int(r.grade), "value": float(r.mean),
+                          "comparison": "школы муниципалитета со схожим индексом социальных условий"})
+
+
+def _jump_finding(r, school_id: str, year: int, m: int) -> Finding:
+    evidence = (f"Средний результат школы на {_work(r)} вырос с {ph.num(r.mean_prev, 1)} до {ph.num(r.mean, 1)} "
+                f"{_unit(r)} (изменение {ph.signed(r.jump, 1)}, 95 % ДИ {ph.signed(r.jump_low, 1)} … "
+                f"{ph.signed(r.jump_high, 1)}); в других школах муниципалитета за тот же год — "
+                f"{ph.signed(r.muni_change, 1)}. Разница изменений {ph.signed(r.dic, 1)} (95 % ДИ "
+                f"{ph.signed(r.dic_low, 1)} … {ph.signed(r.dic_high, 1)}; {ph.num(r.dic_sd, 2)} стандартного "
+                f"отклонения баллов), {ph.q_text(r.dic_q, m)}. Резкий необъяснённый рост — признак возможной "
+                "необъективности; его причина (смена учителя, состав учеников, условия проведения) требует проверки.")
+    rec = Recommendation(
+        text=(f"Заместителю директора по УВР: выяснить причину роста результатов {_work(r)} (состав учеников, "
+              "смена учителя, условия проведения) и обеспечить независимое наблюдение в следующем году."),
+        addressee_type="school", addressee_id=school_id, responsible="заместитель директора по УВР",
+        deadline=f"{year}-10-01", control_metric="jump_vs_municipality", baseline=round(float(r.dic), 2),
+        target=0.0)
+    return Finding(area="objectivity", kind="result_anomaly", polarity="problem",
+                   severity="high" if r.dic_q < 0.001 else "medium", school_id=school_id, year=year,
+                   target_type="subject", target_id=r.subject, subject=r.subject, metric="jump_vs_municipality",
+                   estimate=float(r.dic), ci_low=float(r.dic_low), ci_high=float(r.dic_high),
+                   p_value=float(r.dic_p), q_value=float(r.dic_q), n=int(r.n),
+                   title=f"Резкий рост результатов по сравнению с прошлым годом и другими школами: {_work(r)}",
+                   evidence=evidence, recommendation=rec,
+                   extra={"work_kind": r.kind, "grade": int(r.grade), "value": float(r.mean),
+                          "comparison": "та же работа год назад и изменение в других школах муниципалитета"})
 
 
 def _finding(r, school_id: str, year: int, m: int) -> Finding:

@@ -1,16 +1,34 @@
-"""Comparisons that mean something: class vs the rest of its parallel, this year vs last, school vs municipality.
+"""Comparisons that mean something: class vs its parallel and the school, this year vs last, school vs municipality.
 
 Public entry point: :func:`compare_results`.
 
 Every comparison is of two independent groups of year marks (one mark per
-student and subject): a class against the *other* classes of its parallel; the
-school's grade against the same grade of the school last year (the previous
-cohort); the school's grade and the school's subject against the other schools
-of the municipality. For each, the difference of shares (quality, success)
-with Newcombe's hybrid-score interval and a score-test p-value; the whole
-family of comparisons of a run is FDR-controlled (Benjamini–Hochberg), and a
+student and subject): a class against the *other* classes of its parallel; a
+class against all *other* classes of the school in the subject; the school's
+grade against the same grade of the school last year (the previous cohort); the
+school's grade and the school's subject against the other schools of the
+municipality. For each, the difference of shares (quality, success) with
+Newcombe's hybrid-score interval and a score-test p-value; the whole family of
+comparisons of a run is FDR-controlled (Benjamini–Hochberg), and a
 ``low_result`` finding is emitted only for q < 0.05 with the group below its
 comparison. Groups under 5 students are not compared.
+
+Class vs the rest of the school (``comparison = "school"``) is coarser than
+class vs its parallel: the other classes of the school are in other grades,
+with other programmes and other marking habits (quality in grades 2–4 is
+typically well above grades 5–9), so the difference mixes the class's result
+with the school's grade composition. It is always reported in the table (counts,
+shares, difference and its interval), but it is *tested* — and can become a
+finding — only when the class has no fair comparison this year: no parallel
+comparison (it is the only class of its grade with year marks in the subject)
+and no comparison of its grade with the same grade of other schools (the
+warehouse holds no other school with that grade and subject) — typically a
+one-parallel school analysed on its own data. Where a fairer comparison exists,
+the school comparison would either repeat its fact (two findings on one class
+and subject) or contradict it through grade composition alone; such rows have
+``tested = False`` and no p- or q-value, so they neither produce findings nor
+dilute the FDR family (BH counts only the tested rows, here and in the joint
+family of :func:`vsoko_toolkit.analysis.dynamics.results_dynamics`).
 """
 
 from __future__ import annotations
@@ -39,8 +57,10 @@ ALPHA = 0.05
 class ComparisonResult(AnalysisResult):
     """All comparisons of a run.
 
-    ``tidy()`` columns: comparison (parallel / last_year / municipality), target_type, target_id, grade,
-    subject, metric, k1, n1, p1, k2, n2, p2, diff, diff_lower, diff_upper, p_value, q_value, flagged.
+    ``tidy()`` columns: comparison (parallel / school / last_year / municipality), target_type, target_id, grade,
+    subject, metric, k1, n1, p1, k2, n2, p2, diff, diff_lower, diff_upper, p_value, tested (False: a class-vs-school
+    row reported without a test because a fairer comparison exists, p_value NaN; see the module docstring), q_value,
+    flagged.
     ``classes``: per class × subject counts and shares (for the funnel plot).
     """
 
@@ -144,6 +164,13 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
     rows += _rows("parallel", "class", rest[["class_id", "grade", "subject", *num]],
                   rest[["class_id", "subject", *[x + "_cmp" for x in num]]].rename(
                       columns={x + "_cmp": x for x in num}), ["class_id", "subject"], "class_id")
+    # class vs all other classes of the school in the subject (every grade; see the module docstring)
+    sch = mine.groupby("subject", as_index=False)[num].sum()
+    rest_s = mine.merge(sch, on="subject", suffixes=("", "_all"))
+    for col in num:
+        rest_s[col] = rest_s[col + "_all"] - rest_s[col]
+    school_rows = _rows("school", "class", mine[["class_id", "grade", "subject", *num]],
+                        rest_s[["class_id", "subject", *num]], ["class_id", "subject"], "class_id")
     # the school's grade vs the same grade of the school last year (the previous cohort at that grade)
     g_now = mine.groupby(["grade", "subject"], as_index=False)[num].sum()
     prev = c[(c["year"] == year - 1) & (c["school_id"] == school_id)].groupby(["grade", "subject"], as_index=False)[num].sum()
@@ -158,10 +185,12 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
         s_now["target"] = s_now["subject"]
         rows += _rows("municipality", "subject", s_now, others.groupby("subject", as_index=False)[num].sum(),
                       ["subject"], "target")
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows + school_rows)
     if table.empty:
         table = pd.DataFrame(columns=["comparison", "target_type", "target_id", "grade", "subject", "metric", "k1",
                                       "n1", "p1", "k2", "n2", "p2", "diff", "diff_lower", "diff_upper", "p_value"])
+    table["tested"] = _tested(table)
+    table.loc[~table["tested"], "p_value"] = np.nan  # not in the family: BH skips NaN
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float)) if len(table) else []
     table["flagged"] = (table["q_value"] < alpha) & (table["diff"] < 0)
     classes = mine.copy()
@@ -185,16 +214,31 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
                             year=year)
 
 
+def _tested(table: pd.DataFrame) -> np.ndarray:
+    """False for a class-vs-school row when the class has a parallel comparison or its grade a municipal one."""
+    school = (table["comparison"] == "school").to_numpy(dtype=bool)
+    if not school.any():
+        return np.ones(len(table), dtype=bool)
+    grade = pd.to_numeric(table["grade"], errors="coerce")
+    par = table[table["comparison"] == "parallel"]
+    has_par = set(zip(par["target_id"], par["subject"], strict=True))
+    mun = table[(table["comparison"] == "municipality") & (table["target_type"] == "grade")]
+    has_mun = set(zip(pd.to_numeric(mun["grade"], errors="coerce"), mun["subject"], strict=True))
+    fairer = np.array([(t, s) in has_par or (g, s) in has_mun
+                       for t, s, g in zip(table["target_id"], table["subject"], grade, strict=True)], dtype=bool)
+    return ~(school & fairer)
+
+
 def _teachers(con, school_id: str, year: int) -> dict[tuple[str, str], str]:
     rows = con.execute("SELECT class_id, subject, min(teacher_id) FROM assignments WHERE school_id = ? AND year = ? "
                        "GROUP BY ALL", [school_id, int(year)]).fetchall()
     return {(c, s): t for c, s, t in rows}
 
 
-AGAINST = {"parallel": "против остальных классов параллели", "last_year": "против той же параллели прошлого года",
-           "municipality": "против других школ муниципалитета"}
-AGAINST_SHORT = {"parallel": "в остальных классах параллели", "last_year": "в той же параллели годом раньше",
-                 "municipality": "в других школах муниципалитета"}
+AGAINST = {"parallel": "против остальных классов параллели", "school": "против остальных классов школы",
+           "last_year": "против той же параллели прошлого года", "municipality": "против других школ муниципалитета"}
+AGAINST_SHORT = {"parallel": "в остальных классах параллели", "school": "в остальных классах школы",
+                 "last_year": "в той же параллели годом раньше", "municipality": "в других школах муниципалитета"}
 
 
 def _who(r) -> str:

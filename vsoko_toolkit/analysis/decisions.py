@@ -125,6 +125,19 @@ class DecisionsResult(AnalysisResult):
         return ax
 
 
+def _followed(con, class_ids: list[str], year: int) -> list[str]:
+    """Classes of ``year`` that hold most students of each of ``class_ids`` (classes of another year): a plan
+    written in May for "7Б" targets the same children, who are "8Б" from September."""
+    if not class_ids:
+        return []
+    rows = con.execute("""
+        WITH old AS (SELECT student_id, class_id AS old_id FROM enrollments WHERE class_id IN (SELECT unnest(?::VARCHAR[]))),
+             cnt AS (SELECT old.old_id, e.class_id, count(*) AS n FROM old JOIN enrollments e USING (student_id)
+                     WHERE e.year = ? GROUP BY ALL)
+        SELECT old_id, arg_max(class_id, n) FROM cnt GROUP BY old_id""", [class_ids, int(year)]).fetchall()
+    return [r[1] for r in rows]
+
+
 def _units(con, d: dict, units_year: int) -> tuple[list[str], list[str], str]:
     """Target and candidate comparison classes of ``units_year``; a reason when impossible."""
     school, ttype = d["school_id"], (d["target_type"] or "").strip()
@@ -132,7 +145,8 @@ def _units(con, d: dict, units_year: int) -> tuple[list[str], list[str], str]:
     cl = con.execute("SELECT class_id, school_id, grade FROM classes WHERE year = ?", [units_year]).df()
     own = cl[cl["school_id"] == school]
     if ttype == "class":
-        target = sorted(set(ids) & set(own["class_id"]))
+        target = sorted(set(ids) & set(own["class_id"]) | set(_followed(con, [i for i in ids if i not in
+                                                                             set(own["class_id"])], units_year)))
     elif ttype == "grade":
         grades = {int(x) for x in ids if x.isdigit()}
         target = own.loc[own["grade"].isin(grades), "class_id"].tolist()

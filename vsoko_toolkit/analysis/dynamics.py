@@ -3,7 +3,9 @@
 Public entry point: :func:`results_dynamics` (the "results and dynamics" chapter calls it).
 
 All tests of the chapter — every comparison (class vs parallel, grade vs last
-year, grade and subject vs municipality, for quality and success) and every
+year, grade and subject vs municipality, class vs the rest of the school where
+a class has no parallel and its grade no municipal comparison; for quality and
+success) and every
 subject trend — form one family; Benjamini–Hochberg q-values are computed over
 all of them, so under the complete null the chance that the chapter reports
 any finding stays at the 5 % level (checked on simulated null municipalities

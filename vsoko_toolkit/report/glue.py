@@ -54,7 +54,7 @@ def low_results_table(res):
     if f.empty:
         return pd.DataFrame({"итог": ["Различий за пределами случайного разброса не найдено."]})
     names = {"parallel": "остальные классы параллели", "last_year": "та же параллель год назад",
-             "municipality": "другие школы"}
+             "municipality": "другие школы", "school": "остальные классы школы"}
     return pd.DataFrame({
         "группа": f["target_id"].map(lambda x: x.rsplit("-", 1)[-1]), "предмет": f["subject"],
         "показатель": f["metric"].map({"quality": "качество", "success": "успеваемость"}),

@@ -195,11 +195,17 @@ def glue_overview(ctx) -> None:
     _glue("n_skipped", t.count(len(doc["skipped"]), "анализ", "анализа", "анализов"))
 
 
+def key(findings: list[dict], k: int = 7) -> list[list[dict]]:
+    """The ``k`` key problems: the top of :func:`problems`, without risk groups that stand alone (they are a list
+    of students to support, shown in their own chapter, not a problem of the school's work)."""
+    return [fs for fs in problems(findings) if not all(f["kind"] == "risk_students" for f in fs)][:k]
+
+
 def key_problems(ctx, k: int = 7):
     """The ``k`` key problems as Markdown: evidence, other sides, tested causes, the decision."""
     from IPython.display import Markdown
 
-    probs = problems(_parts(ctx)["findings"])[:k]
+    probs = key(_parts(ctx)["findings"], k)
     if not probs:
         return Markdown("Проблем, подтверждённых данными за пределами случайного разброса, анализы этой версии "
                         "не установили.")

@@ -285,7 +285,8 @@ class GlsFit:
     scale: float
     llf: float
     blup: np.ndarray  # (m, r)
-    blup_var: np.ndarray  # (m, r) conditional variances
+    blup_var: np.ndarray  # (m, r) conditional variances (fixed effects taken as known)
+    blup_pev: np.ndarray  # (m, r) prediction error variances (fixed-effect uncertainty included)
 
 
 def gls_fit(psi, gam, ss: SuffStats, reml: bool) -> GlsFit:
@@ -297,8 +298,13 @@ def gls_fit(psi, gam, ss: SuffStats, reml: bool) -> GlsFit:
     blup = np.linalg.solve(A, np.einsum("mrs,ms->mr", D, resid)[:, :, None])[:, :, 0]
     cond = np.linalg.solve(A, D)
     blup_var = scale * np.clip(np.diagonal(cond, axis1=1, axis2=2), 0, None)
-    return GlsFit(beta=beta, cov_beta=scale * np.linalg.inv(M[: ss.p, : ss.p]), scale=scale,
-                  llf=profiled_llf(psi, gam, ss, reml), blup=blup, blup_var=blup_var)
+    cov_beta = scale * np.linalg.inv(M[: ss.p, : ss.p])
+    # Henderson's C22: u_hat - u = (conditional error) - H (b_hat - b) with H = A^-1 D G'X, the two
+    # parts independent, so PEV = s2 A^-1 D + H Cov(b_hat) H' (diagonal only).
+    H = np.linalg.solve(A, D @ ss.gtx)
+    pev = blup_var + np.clip(np.einsum("mrp,pq,mrq->mr", H, cov_beta, H), 0, None)
+    return GlsFit(beta=beta, cov_beta=cov_beta, scale=scale, llf=profiled_llf(psi, gam, ss, reml),
+                  blup=blup, blup_var=blup_var, blup_pev=pev)
 
 
 def unpack_theta(theta: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -465,6 +471,80 @@ def variance_inference(ss: SuffStats, psi, gam, scale, boundary, reml: bool):
     except np.linalg.LinAlgError:
         cov = np.full_like(info, np.nan)
     return eta, cov, to_abs, pd_ok
+
+
+def blup_variance_from_eta(ss: SuffStats, eta, cov, to_abs, reml: bool) -> np.ndarray:
+    """Kackar–Harville term: variance of the EB effects due to the estimated variances, (m, r).
+
+    First-order delta method, ``g' Cov(eta) g`` with ``g`` the numerical derivative of every EB
+    effect with respect to the free log-variance parameters ``eta`` (Kackar & Harville 1984,
+    the correction Kenward & Roger 1997 build on).  Zero when ``cov`` is not finite (the observed
+    information is singular; :func:`variance_inference` reports that) or there is nothing free.
+    """
+    m, r = ss.kind.shape
+    if len(eta) == 0 or not np.all(np.isfinite(cov)):
+        return np.zeros((m, r))
+
+    def blup(e):
+        s2, psi_abs, gam_abs = to_abs(e)
+        return gls_fit(psi_abs / s2, gam_abs / s2, ss, reml).blup
+
+    h = 1e-5
+    grads = np.stack([(blup(eta + h * e) - blup(eta - h * e)) / (2 * h) for e in np.eye(len(eta))],
+                     axis=-1)  # (m, r, len(eta))
+    return np.clip(np.einsum("mra,ab,mrb->mr", grads, cov, grads), 0, None)
+
+
+INTEGRATION_GRID = 121  # points of the grid over the outer intercept variance
+INTEGRATION_DROP = 12.0  # the grid ends where the log-likelihood is this far below its maximum
+
+
+def integrated_eb(ss: SuffStats, psi, gam, scale: float, reml: bool,
+                  n_grid: int = INTEGRATION_GRID) -> tuple[np.ndarray, np.ndarray]:
+    """EB effects with the outer groups' intercept variance integrated out: ``(mean, var)``, (m, r).
+
+    The plug-in EB effect and its prediction error variance treat the estimated
+    group variance ``t`` as known; with a few dozen groups ``t`` is uncertain and
+    often estimated near zero, where every effect is shrunk to 0 with a near-zero
+    standard error, so plug-in intervals under-cover (Morris 1983).  Here ``t``
+    gets a flat prior on ``[0, inf)`` (Morris's choice for EB intervals; the
+    posterior is then proportional to the (RE)ML likelihood), the fixed effects a
+    flat prior (so that, given ``t``, the BLUP and Henderson's ``C22`` are the
+    posterior mean and variance of the effects, Harville 1976), and the residual
+    and nested variances are held at their estimates.  The posterior of every
+    effect is the mixture over ``t`` of those normals; its mean and variance are
+    computed on a grid from 0 to where the log-likelihood has dropped by
+    ``INTEGRATION_DROP`` (trapezoid weights).  Only for one random term per outer
+    group (a random intercept, ``q == 1``).
+    """
+    if ss.q != 1:
+        raise ValueError("integrated_eb needs exactly one random term of the outer group")
+    gam_abs = scale * np.asarray(gam, float)
+
+    def llf(t: float) -> float:
+        return full_llf(scale, np.array([[t]]), gam_abs, ss, reml)
+
+    t_hat = scale * float(psi[0, 0])
+    top = llf(t_hat)
+    upper = max(t_hat, 1e-3 * scale)
+    while llf(upper) > top - INTEGRATION_DROP and upper < 1e3 * scale:
+        upper *= 2.0
+    grid = np.linspace(0.0, upper, n_grid)
+    ll = np.array([llf(t) for t in grid])
+    w = np.exp(ll - np.nanmax(ll))
+    w[~np.isfinite(w)] = 0.0
+    w[[0, -1]] *= 0.5  # trapezoid rule
+    w /= w.sum()
+    mean = np.zeros(ss.kind.shape)
+    second = np.zeros(ss.kind.shape)
+    for t, wt in zip(grid, w, strict=True):
+        if wt < 1e-12:
+            continue
+        fit = gls_fit(np.array([[t / scale]]), gam, ss, reml)
+        pev = fit.blup_pev * (scale / fit.scale)  # residual variance held at its estimate
+        mean += wt * fit.blup
+        second += wt * (pev + fit.blup**2)
+    return mean, np.clip(second - mean**2, 0, None)
 
 
 def delta_se(fun, eta, cov) -> tuple[float, float]:

@@ -336,11 +336,23 @@ def icc_table(names, re_names, eta, cov, to_abs) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["level", "estimate", "ci_low", "ci_high"])
 
 
-def random_effects_table(design: core.Design, gls: core.GlsFit, names) -> pd.DataFrame:
-    """Columns: group, component, unit, term, estimate, se, ci_low, ci_high (EB / BLUP).
+def random_effects_table(design: core.Design, gls: core.GlsFit, names,
+                         var_theta: np.ndarray | None = None,
+                         integrated: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """Columns: group, component, unit, term, estimate, se, ci_low, ci_high, se_pred (EB / BLUP).
 
-    ``se`` is the conditional (posterior) standard deviation given the variance
-    estimates, as lme4's ``condVar``.
+    ``se`` is the conditional (posterior) standard deviation given the fixed effects
+    and the variance estimates, as lme4's ``condVar`` and statsmodels'
+    ``random_effects_cov``; ``ci_low``/``ci_high`` are built on it.  It understates
+    the error of the EB effect as a predictor of the unit's true effect: ``se_pred``
+    is the root prediction error variance ``E(u_hat - u)^2`` that also counts the
+    estimated fixed effects (Henderson's ``C22`` block of the inverted mixed-model
+    equations) and, when ``var_theta`` is given, the estimated variances
+    (Kackar–Harville first-order term).  Use ``se_pred`` for intervals meant to
+    cover the units' true effects.  With ``integrated`` (``(mean, var)`` from
+    :func:`~vsoko_toolkit.stats._mixed_fast.integrated_eb`) two more columns:
+    ``estimate_int``, ``se_int`` — the effects' posterior mean and standard
+    deviation with the outer groups' variance integrated out.
     """
     terms, _, vcs = names
     comp_names = np.array(list(design.re_names) + vcs, dtype=object)
@@ -350,9 +362,15 @@ def random_effects_table(design: core.Design, gls: core.GlsFit, names) -> pd.Dat
                     np.array([f"{c}[{u}]" for c, u in zip(comp, unit, strict=True)], dtype=object))
     est = gls.blup[design.col_group, design.col_local]
     se = np.sqrt(gls.blup_var[design.col_group, design.col_local])
-    return pd.DataFrame({"group": design.group_labels[design.col_group], "component": comp,
-                         "unit": unit, "term": term, "estimate": est, "se": se,
-                         "ci_low": est - _Z * se, "ci_high": est + _Z * se})
+    pev = gls.blup_pev + (var_theta if var_theta is not None else 0.0)
+    out = pd.DataFrame({"group": design.group_labels[design.col_group], "component": comp,
+                        "unit": unit, "term": term, "estimate": est, "se": se,
+                        "ci_low": est - _Z * se, "ci_high": est + _Z * se,
+                        "se_pred": np.sqrt(pev[design.col_group, design.col_local])})
+    if integrated is not None:
+        out["estimate_int"] = integrated[0][design.col_group, design.col_local]
+        out["se_int"] = np.sqrt(integrated[1][design.col_group, design.col_local])
+    return out
 
 
 def inference_warnings(boundary, psi, names, pd_ok: bool) -> list[EngineWarning]:
@@ -413,8 +431,11 @@ class MixedResult:
     n_groups : dict
         Number of units per level (outer groups, then nested components).
     random_effects : DataFrame
-        group, component, unit, term, estimate, se, ci_low, ci_high — empirical
-        Bayes (BLUP) effects with conditional standard errors.
+        group, component, unit, term, estimate, se, ci_low, ci_high, se_pred —
+        empirical Bayes (BLUP) effects with conditional standard errors (``se``,
+        the interval) and prediction standard errors that add the uncertainty of
+        the fixed effects and of the variances (``se_pred``; see
+        :func:`random_effects_table`).
     candidates : DataFrame
         method, llf, converged, finite, kept, reason — every optimizer tried.
     """
@@ -497,7 +518,7 @@ def choose_engine(engine: str, n_obs: int, fast_ok: bool) -> str:
 def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | None = None,
               vc_formula: dict[str, str] | None = None, reml: bool = True,
               methods: Sequence[Method] | None = None, engine: Engine = "auto",
-              start: Start = "moments") -> MixedResult:
+              start: Start = "moments", integrate_eb: bool = False) -> MixedResult:
     """Fit a linear mixed model with several optimizers and keep the best admissible fit.
 
     Parameters
@@ -525,6 +546,11 @@ def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | N
         Starting variances: one-way ANOVA ratios of OLS residuals (default), or
         statsmodels' own default (all relative variances 1) — kept to reproduce
         and test the failures that start produces.
+    integrate_eb : bool
+        Also report the EB effects with the outer groups' intercept variance
+        integrated out under a flat prior (columns ``estimate_int``, ``se_int`` of
+        ``random_effects``; see :func:`~vsoko_toolkit.stats._mixed_fast.integrated_eb`).
+        Random intercept of the outer level only (no ``re_formula`` slopes).
 
     Returns
     -------
@@ -580,11 +606,13 @@ def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | N
     else:
         cands = statsmodels_candidates(model, methods, theta0, reml, names)
     sel = select_best(cands)
-    return summarise_fit(design, ss, cands, sel, names, reml, used, formula, groups)
+    if integrate_eb and ss.q != 1:
+        raise FatalInputError("integrate_eb: нужен ровно один случайный эффект группы (свободный член).")
+    return summarise_fit(design, ss, cands, sel, names, reml, used, formula, groups, integrate_eb)
 
 
 def summarise_fit(design, ss, cands, sel: Selection, names, reml: bool, engine: str,
-                  formula: str, groups: str) -> MixedResult:
+                  formula: str, groups: str, integrate_eb: bool = False) -> MixedResult:
     """All tables and warnings at the kept candidate."""
     win = cands[sel.winner]
     psi, gam = core.unpack_theta(win.theta, ss.q)
@@ -608,6 +636,9 @@ def summarise_fit(design, ss, cands, sel: Selection, names, reml: bool, engine: 
         variance=variance_table(names, eta, cov, to_abs),
         icc=icc_table(names, design.re_names, eta, cov, to_abs),
         llf=gls.llf, reml=reml, method=win.method, converged=win.converged, warnings=warn,
-        n_obs=ss.n, n_groups=counts, random_effects=random_effects_table(design, gls, names),
+        n_obs=ss.n, n_groups=counts,
+        random_effects=random_effects_table(
+            design, gls, names, core.blup_variance_from_eta(ss, eta, cov, to_abs, reml),
+            core.integrated_eb(ss, psi, gam, gls.scale, reml) if integrate_eb else None),
         candidates=candidates_table(cands, sel), engine=engine, formula=formula,
     )

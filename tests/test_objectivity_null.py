@@ -1,0 +1,52 @@
+"""Null simulation for the marking offsets: no teacher marks differently, so any inflated/deflated finding is false.
+
+Each municipality is small (3 schools × 2 classes × 12 students, one teacher per school) because the cost is the
+mixed-model fit per run, not the data; the count of simulations is kept at 200.
+"""
+
+from __future__ import annotations
+
+import math
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from vsoko_toolkit.analysis.objectivity import objectivity
+
+N_SIM = 200
+LEVEL = 0.05
+
+
+def null_con(seed: int, n_schools: int = 3, n_classes: int = 2, n: int = 12) -> duckdb.DuckDBPyConnection:
+    """ВПР and journal marks both driven by the same ability with independent noise; no marking offsets."""
+    rng = np.random.default_rng(seed)
+    rows, asg = [], []
+    for s in range(1, n_schools + 1):
+        for c in range(n_classes):
+            cls = f"S{s:02d}-2025-6{'АБВГ'[c]}"
+            ability = rng.normal(0, 1, n)
+            vpr = np.clip(np.round(3.5 + 0.8 * ability + rng.normal(0, 0.5, n)), 2, 5).astype(int)
+            journal = np.clip(np.round(3.8 + 0.8 * ability + rng.normal(0, 0.5, n)), 2, 5).astype(int)
+            rows.append(pd.DataFrame({"school_id": f"S{s:02d}", "year": 2025, "grade": 6, "class_id": cls,
+                                      "subject": "Математика", "student_id": [f"{cls}-{i}" for i in range(n)],
+                                      "kind": "VPR", "mark": vpr, "journal_mark": journal}))
+            asg.append({"class_id": cls, "subject": "Математика", "teacher_id": f"T{s:02d}"})
+    a, g = pd.concat(rows), pd.DataFrame(asg)  # noqa: F841 - read by DuckDB by name
+    con = duckdb.connect()
+    con.execute("CREATE TABLE assessments AS SELECT * FROM a")
+    con.execute("CREATE TABLE assignments AS SELECT * FROM g")
+    return con
+
+
+def test_false_marking_offset_rate_on_null_marks():
+    hits = 0
+    for seed in range(N_SIM):
+        con = null_con(seed)
+        res = objectivity(con, "S01", 2025)
+        hits += int(any(f.kind in ("inflated_marks", "deflated_marks") for f in res.findings))
+        con.close()
+    rate = hits / N_SIM
+    bound = LEVEL + 2 * math.sqrt(LEVEL * (1 - LEVEL) / N_SIM)
+    print(f"\nnull marks: {hits}/{N_SIM} runs with an inflated/deflated finding = {rate:.3f} (bound {bound:.3f})")
+    assert rate <= bound
