@@ -8,9 +8,10 @@ from .model import (
     Skipped,
     clean,
     finding_id,
+    merge_parts,
     schema,
     validate_document,
 )
 
-__all__ = ["Cause", "DecisionEvaluation", "Finding", "Recommendation", "Skipped", "clean", "finding_id", "schema",
+__all__ = ["Cause", "DecisionEvaluation", "Finding", "Recommendation", "Skipped", "clean", "finding_id", "merge_parts", "schema",
            "validate_document"]

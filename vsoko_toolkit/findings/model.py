@@ -144,3 +144,22 @@ def validate_document(doc: dict) -> None:
     import jsonschema  # imported here: it takes seconds to import, and chapters never need it
 
     jsonschema.validate(doc, schema())
+
+
+def merge_parts(parts: list[dict]) -> dict:
+    """Findings, evaluations and skips of chapter parts: a finding emitted twice counts once, and a later
+    chapter's ``updates`` (the same finding with its causes tested) replace the original in place."""
+    seen: dict[str, int] = {}
+    out = {"findings": [], "decision_evaluations": [], "skipped": []}
+    for p in parts:
+        for f in p["findings"]:
+            if f["id"] not in seen:
+                seen[f["id"]] = len(out["findings"])
+                out["findings"].append(f)
+        out["decision_evaluations"] += p["decision_evaluations"]
+        out["skipped"] += p["skipped"]
+    for p in parts:
+        for f in p.get("updates", ()):
+            if f["id"] in seen:
+                out["findings"][seen[f["id"]]] = f
+    return out

@@ -24,7 +24,7 @@ import nbformat
 
 from .. import __version__
 from ..errors import check_option
-from ..findings import validate_document
+from ..findings import merge_parts, validate_document
 from .chapters import CHAPTERS, LATE, Chapter, notebook_dir
 from .context import PROFILES
 
@@ -169,25 +169,6 @@ def collect(run_dir: Path, school_id: str, year: int, profile: str) -> dict:
         doc[k] = v
     validate_document(doc)
     return doc
-
-
-def merge_parts(parts: list[dict]) -> dict:
-    """Findings, evaluations and skips of chapter parts: a finding emitted twice counts once, and a later
-    chapter's ``updates`` (the same finding with its causes tested) replace the original in place."""
-    seen: dict[str, int] = {}
-    out = {"findings": [], "decision_evaluations": [], "skipped": []}
-    for p in parts:
-        for f in p["findings"]:
-            if f["id"] not in seen:
-                seen[f["id"]] = len(out["findings"])
-                out["findings"].append(f)
-        out["decision_evaluations"] += p["decision_evaluations"]
-        out["skipped"] += p["skipped"]
-    for p in parts:
-        for f in p.get("updates", ()):
-            if f["id"] in seen:
-                out["findings"][seen[f["id"]]] = f
-    return out
 
 
 def _bar(enabled: bool, total: int):

@@ -13,6 +13,7 @@ from collections import defaultdict
 
 import pandas as pd
 
+from ..findings import merge_parts
 from . import text as t
 from .glue import _glue
 
@@ -25,8 +26,6 @@ KIND_ORDER = {"declining_trend": 0, "low_result": 1, "threshold_peak": 1, "infla
 
 
 def _parts(ctx) -> dict:
-    from ..pipeline.run import merge_parts
-
     return merge_parts([json.loads(p.read_text(encoding="utf-8")) for p in sorted((ctx.out_dir / "parts").glob("*.json"))
                         if p.stem != ctx.chapter])
 
