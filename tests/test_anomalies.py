@@ -29,7 +29,9 @@ def null_con(seed: int, n: int = 60) -> duckdb.DuckDBPyConnection:
             p = 1 / (1 + np.exp(-(ability[:, None] - diff[None, :])))
             score = (rng.random(p.shape) < p).sum(1)
             rows.append(pd.DataFrame({"school_id": "S01", "year": year, "kind": kind, "subject": subject,
-                                      "grade": grade, "primary_score": score.astype(float)}))
+                                      "grade": grade, "class_id": f"S01-{year}-{grade}A",
+                                      "student_id": [f"P{year}{grade}{i:03d}" for i in range(n)],
+                                      "primary_score": score.astype(float)}))
         scales.append({"kind": kind, "subject": subject, "grade": grade, "year": 2025, "mark": 3,
                        "min_primary": float(thr)})
     con = duckdb.connect()
@@ -134,3 +136,18 @@ def test_planted_oge_pile_up_is_found_in_its_school(sample_db):
     assert (truth["kind"], truth["subject"]) in flagged[truth["school_id"]]
     others = [s for s in flagged if s != truth["school_id"]]
     assert not any(flagged[s] for s in others)
+
+
+def test_school_year_variance_recovers_a_known_spread_despite_tiny_groups():
+    """Changes = true spread (τ² = 0.07) + sampling noise with very unequal variances (tiny ЕГЭ groups next
+    to large ОГЭ cohorts): the DerSimonian–Laird estimate is near τ², and 0 when there is no spread."""
+    from vsoko_toolkit.analysis.anomalies import school_year_variance
+
+    rng = np.random.default_rng(3)
+    v = np.concatenate([rng.uniform(0.02, 0.08, 300), rng.uniform(0.5, 3.0, 300)])
+    est = [school_year_variance(list(zip(rng.normal(0, np.sqrt(0.07 + v)), v, strict=True))) for _ in range(50)]
+    print(f"\nmean DL estimate {np.mean(est):.3f} (true 0.070)")
+    assert abs(np.mean(est) - 0.07) < 0.015
+    null = [school_year_variance(list(zip(rng.normal(0, np.sqrt(v)), v, strict=True))) for _ in range(50)]
+    assert np.mean(null) < 0.01
+    assert school_year_variance([(1.0, 0.1), (2.0, 0.1)]) == 0.0

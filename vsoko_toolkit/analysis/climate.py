@@ -47,6 +47,7 @@ from scipy import stats
 from ..findings import Finding, Recommendation, Skipped
 from ..report import glue_context as wording
 from ..stats.intervals import bh_qvalues, compare_means, mean_interval
+from ..warehouse.schema import has_table as _has_table
 from .base import AnalysisResult
 
 SCALE_RU = {"climate": "психологический климат", "satisfaction": "удовлетворённость", "motivation": "мотивация",
@@ -208,9 +209,6 @@ class ClimateResult(AnalysisResult):
 
 # --------------------------------------------------------------------------- analysis
 
-
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]).fetchone()[0])
 
 
 def _answers(con, year: int) -> pd.DataFrame:

@@ -53,6 +53,8 @@ from ..stats.intervals import (
     mean_interval,
     wilson_interval,
 )
+from ..warehouse.schema import has_column as _has_column
+from ..warehouse.schema import select_optional
 from .base import AnalysisResult
 
 ALPHA = 0.05
@@ -188,16 +190,13 @@ def exam_summary(scores, marks=None, kind: str = "OGE", minimum: float | None = 
     return out
 
 
-def _has_column(con, table: str, column: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
-                            "AND column_name = ?", [table, column]).fetchone()[0])
-
 
 def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ОГЭ/ЕГЭ rows of ``year`` and ``year − 1`` of the school's municipality; the ОГЭ scales of both years."""
+    cols = select_optional(con, "assessments", ("mark", "test_score"))
     d = con.execute(
-        """SELECT school_id, year, class_id, student_id, kind, subject, primary_score, mark, test_score
-             FROM assessments WHERE kind IN ('OGE', 'EGE') AND year IN (?, ?)""",
+        f"""SELECT school_id, year, class_id, student_id, kind, subject, primary_score, {cols}
+              FROM assessments WHERE kind IN ('OGE', 'EGE') AND year IN (?, ?)""",
         [int(year), int(year) - 1]).df()
     if _has_column(con, "schools", "municipality") and len(d):
         sch = con.execute("SELECT school_id, municipality FROM schools").df()

@@ -26,8 +26,9 @@ from ..findings import Cause, Finding
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
 from ..stats.mixed import fit_mixed
+from ..warehouse.schema import has_column as _has_column
 from .base import AnalysisResult
-from .value_added import _has_column, progress_data
+from .value_added import progress_data
 
 ALPHA = 0.05
 MIN_ROWS = 60

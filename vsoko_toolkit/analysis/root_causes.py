@@ -29,6 +29,11 @@ with the school's data, each against a stated comparison:
                 (Poisson fit outside the window, as in :mod:`.anomalies`; one-sided Poisson test).
 ``climate``     the target classes' students rate the class climate lower than the rest of
                 the school's students (surveys, scale ``climate``, reverse items recoded).
+``climate_widespread`` (school-wide survey problems) the low rating is shared by most classes:
+                class means of the same respondents and scale below the other schools' mean
+                in more classes than chance allows (one-sided sign test over classes with
+                three or more respondents). Not supported means the problem may sit in a few
+                classes — the class comparisons of the climate chapter show which.
 
 Means are taken over students with standard errors clustered by class (five or more
 classes; otherwise ordinary), because students of one class are not independent.
@@ -68,6 +73,7 @@ HYPOTHESES = {
     "marking_inflated": "Завышенные журнальные отметки скрывают проблему",
     "tasks": "Дефициты отдельных умений (по заданиям ВПР)",
     "climate": "Неблагоприятный климат в классе (по анкетам учеников)",
+    "climate_widespread": "Причина общая для школы: низкие оценки в большинстве классов, а не в отдельных",
     "moved": "Работы с баллами чуть ниже порога «дотянуты» до отметки «3» (сразу под порогом работ недостаёт)",
 }
 CHECKS = {
@@ -77,6 +83,7 @@ CHECKS = {
     "threshold_peak": ("moved", "marking_inflated"),
     "result_anomaly": ("marking_inflated",),
     "inflated_marks": ("marking_inflated",),
+    "climate_problem": ("climate_widespread",),
 }
 AREAS = ("results", "trends", "assessments", "objectivity")
 
@@ -451,6 +458,36 @@ def _climate(d: _Data, f: dict, classes: list[str], subject: str, name: bool) ->
     return _Check("climate", "supported" if hi < 0 else "not_supported", ev, p, diff, lo, hi)
 
 
+def _climate_widespread(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
+    from scipy import stats
+
+    rt, scale = (f.get("extra") or f).get("respondent_type"), (f.get("extra") or f).get("scale")
+    if not (d.has("surveys") and d.has("survey_items")) or not rt or not scale:
+        return _Check("climate_widespread", "inconclusive", "Данных анкетирования для проверки нет.")
+    s = d.con.execute("""
+        SELECT s.school_id, s.class_id, s.respondent_id,
+               avg(CASE WHEN coalesce(i.reverse, false) THEN 6 - s.response ELSE s.response END) AS score
+        FROM surveys s JOIN survey_items i USING (item_id)
+        WHERE s.year = ? AND s.respondent_type = ? AND i.scale = ? AND s.response IS NOT NULL
+        GROUP BY ALL""", [d.year, rt, scale]).df()
+    ref = s.loc[s["school_id"] != d.school_id, "score"]
+    own = s[(s["school_id"] == d.school_id) & s["class_id"].notna()]
+    size = own.groupby("class_id")["score"].agg(["mean", "size"])
+    size = size[size["size"] >= 3]
+    if len(ref) < MIN_RESPONDENTS or len(size) < 5:
+        return _Check("climate_widespread", "inconclusive", "Анкет с указанием класса слишком мало (нужно не меньше "
+                      "5 классов по 3 и более ответа), чтобы понять, общая это проблема школы или отдельных классов.")
+    below, n = int((size["mean"] < ref.mean()).sum()), len(size)
+    p = float(stats.binomtest(below, n, 0.5, alternative="greater").pvalue)
+    ev = (f"Средняя оценка ниже, чем в других школах муниципалитета ({t.num(ref.mean())} из 5), в {below} из {n} "
+          f"классов (классы с тремя и более ответами).")
+    if p < ALPHA:
+        return _Check("climate_widespread", "supported", ev + " Так много классов ниже среднего не бывает случайно: "
+                      "причину стоит искать в общешкольных условиях, а не в отдельных классах.", p, below / n)
+    return _Check("climate_widespread", "not_supported", ev + " Это не выходит за пределы случайного: проблема "
+                  "может быть сосредоточена в отдельных классах.", p, below / n)
+
+
 def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
     import statsmodels.api as sm
     from scipy import stats
@@ -490,10 +527,12 @@ def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _
 
 FUNCS = {"moved": _moved, "general": _general, "intake": _intake, "value_added": _value_added, "staffing": _staffing, "attendance": _attendance,
          "marking_deflated": _marking("deflated"), "marking_inflated": _marking("inflated"), "tasks": _tasks,
-         "climate": _climate}
+         "climate": _climate, "climate_widespread": _climate_widespread}
 
 
 def _applicable(f: dict) -> tuple[str, ...]:
+    if f["kind"] == "climate_problem" and f["target_type"] == "school":
+        return CHECKS["climate_problem"]
     if f["polarity"] != "problem" or f["area"] not in AREAS or not f.get("subject"):
         return ()
     checks = CHECKS.get(f["kind"], ())

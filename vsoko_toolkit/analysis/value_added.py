@@ -41,6 +41,7 @@ from ..findings import Cause, Finding, Recommendation
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
 from ..stats.mixed import fit_mixed
+from ..warehouse.schema import has_column as _has_column
 from .base import AnalysisResult
 
 ALPHA = 0.05
@@ -48,10 +49,6 @@ MIN_UNIT_N = 5
 COLUMNS = ["unit_type", "unit_id", "subject", "estimate", "ci_low", "ci_high", "n", "se", "p_value", "q_value",
            "flagged"]
 
-
-def _has_column(con, table: str, column: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? AND column_name = ?",
-                            [table, column]).fetchone()[0])
 
 
 def progress_data(con, year: int) -> pd.DataFrame:

@@ -44,3 +44,20 @@ def create_tables(con) -> None:
         "CREATE TABLE IF NOT EXISTS main._ingest_tables (ingest_id BIGINT, table_name VARCHAR, file VARCHAR, "
         "encoding VARCHAR, n_read BIGINT, n_accepted BIGINT, n_rejected BIGINT)"
     )
+
+
+def has_table(con, table: str) -> bool:
+    """Whether ``table`` exists (analyses also run on hand-made connections that hold only some tables)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
+                            [table]).fetchone()[0])
+
+
+def has_column(con, table: str, column: str) -> bool:
+    """Whether ``table.column`` exists (optional contract columns may be absent outside our warehouse)."""
+    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+                            "AND column_name = ?", [table, column]).fetchone()[0])
+
+
+def select_optional(con, table: str, columns) -> str:
+    """A SELECT list naming ``columns`` of ``table``; an absent optional column is read as NULL."""
+    return ", ".join(q(c) if has_column(con, table, c) else f"NULL AS {q(c)}" for c in columns)
