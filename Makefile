@@ -1,4 +1,6 @@
 # Two commands from a fresh clone: `make demo` and `make test` (they create .venv and install into it).
+# `--dist loadscope` keeps each test module on one worker, so module fixtures (a full school run and book
+# build in test_public_build) run once, not once per worker.
 PY ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -22,7 +24,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope
 
 lint: install
 	$(BIN)/ruff check .

@@ -57,3 +57,14 @@ def write_folder(folder: Path, tables: dict[str, list[list[str]]], encoding="utf
 def mini(tmp_path) -> Path:
     """A valid tiny data folder (1 school, 2 classes, 4 students)."""
     return write_folder(tmp_path / "mini", {k: [list(r) for r in v] for k, v in MINI.items()})
+
+
+@pytest.fixture(scope="session")
+def sample_db_path(tmp_path_factory) -> Path:
+    """The sample municipality ingested once per test process (xdist worker). Open it read-only only: a
+    read-write connection in the same process would clash with the others' configuration."""
+    from vsoko_toolkit import ingest
+
+    db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
+    ingest(Path(__file__).resolve().parents[1] / "data_samples" / "municipality", db)
+    return db

@@ -109,12 +109,8 @@ def test_false_deficit_rate_on_null_tasks():
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    import vsoko_toolkit
-
-    db = tmp_path_factory.mktemp("ext") / "m.duckdb"
-    vsoko_toolkit.ingest("data_samples/municipality", db)
-    con = duckdb.connect(str(db), read_only=True)
+def sample_db(sample_db_path):
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     yield con
     con.close()
 

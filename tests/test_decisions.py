@@ -67,12 +67,8 @@ def _doc(res) -> dict:
 
 
 @pytest.fixture(scope="module")
-def sample_con(tmp_path_factory):
-    from vsoko_toolkit import ingest
-
-    db = tmp_path_factory.mktemp("dec") / "s.duckdb"
-    ingest(str(SAMPLE), str(db))
-    con = duckdb.connect(str(db), read_only=True)
+def sample_con(sample_db_path):
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     yield con
     con.close()
 

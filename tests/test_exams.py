@@ -95,12 +95,8 @@ def test_medal_column_absent_is_skipped():
 
 
 @pytest.fixture(scope="module")
-def sample_db(tmp_path_factory):
-    import vsoko_toolkit
-
-    db = tmp_path_factory.mktemp("exams") / "m.duckdb"
-    vsoko_toolkit.ingest("data_samples/municipality", db)
-    con = duckdb.connect(str(db), read_only=True)
+def sample_db(sample_db_path):
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     yield con
     con.close()
 
@@ -143,21 +139,26 @@ def null_municipality(seed: int, n_schools: int = 10, beta: float = 0.3, school_
     rng = np.random.default_rng(seed)
     social = rng.normal(size=n_schools)
     effect = beta * social + rng.normal(0, school_sd, n_schools)
-    rows = []
-    for s in range(n_schools):
+    cols: dict[str, list] = {k: [] for k in ("school_id", "year", "grade", "class_id", "student_id", "kind",
+                                              "subject", "primary_score", "mark", "test_score")}
+    for s in range(n_schools):  # the same random stream as one data frame per school x work x year
         sid = f"S{s + 1:02d}"
         for kind, subject, grade in works:
             for year in (2024, 2025):
                 n = int(rng.integers(12, 40))
                 latent = effect[s] + rng.normal(0, 1, n)
-                score = np.clip(np.round(15 + 5 * latent), 0, 31) if kind == "OGE" else \
-                    np.clip(np.round(60 + 15 * latent), 0, 100)
-                mark = 2 + np.searchsorted([8, 15, 22], score, side="right") if kind == "OGE" else [np.nan] * n
-                rows.append(pd.DataFrame({
-                    "school_id": sid, "year": year, "grade": grade, "class_id": f"{sid}-{year}-{grade}А",
-                    "student_id": [f"{sid}-{year}-{kind}-{subject}-{i}" for i in range(n)], "kind": kind,
-                    "subject": subject, "primary_score": score if kind == "OGE" else np.nan,
-                    "mark": np.asarray(mark, dtype=float), "test_score": score if kind == "EGE" else np.nan}))
+                oge = kind == "OGE"
+                score = np.clip(np.round(15 + 5 * latent), 0, 31) if oge else np.clip(np.round(60 + 15 * latent), 0, 100)
+                mark = (2 + np.searchsorted([8, 15, 22], score, side="right")).astype(float) if oge else np.full(n, np.nan)
+                nan = np.full(n, np.nan)
+                for k, v in (("school_id", [sid] * n), ("year", [year] * n), ("grade", [grade] * n),
+                             ("class_id", [f"{sid}-{year}-{grade}А"] * n),
+                             ("student_id", [f"{sid}-{year}-{kind}-{subject}-{i}" for i in range(n)]),
+                             ("kind", [kind] * n), ("subject", [subject] * n),
+                             ("primary_score", score if oge else nan), ("mark", mark),
+                             ("test_score", nan if oge else score)):
+                    cols[k].extend(v)
+    rows = [pd.DataFrame(cols)]
     schools = pd.DataFrame({"school_id": [f"S{s + 1:02d}" for s in range(n_schools)], "municipality": "М",
                             "social_index": social})
     scales = pd.DataFrame({"kind": "OGE", "subject": ["Математика"] * 3 + ["Русский язык"] * 3, "grade": 9,

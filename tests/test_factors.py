@@ -51,12 +51,8 @@ def test_factor_result_shape_and_findings():
     con.close()
 
 
-def test_sample_municipality_factor_findings_validate(tmp_path):
-    from vsoko_toolkit import ingest
-
-    db = tmp_path / "s.duckdb"
-    ingest("data_samples/municipality", str(db))
-    con = duckdb.connect(str(db), read_only=True)
+def test_sample_municipality_factor_findings_validate(sample_db_path):
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     res = factor_models(con, "S01", YEAR)
     validate_document({"school_id": "S01", "year": YEAR, "toolkit_version": "test",
                        "findings": [f.to_dict() for f in res.findings], "decision_evaluations": [],

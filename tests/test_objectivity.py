@@ -9,7 +9,6 @@ import duckdb
 import numpy as np
 import pytest
 
-import vsoko_toolkit
 from vsoko_toolkit.analysis.objectivity import objectivity, weighted_kappa
 from vsoko_toolkit.findings import validate_document
 
@@ -23,10 +22,8 @@ def test_weighted_kappa_hand_values():
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    db = tmp_path_factory.mktemp("obj") / "m.duckdb"
-    vsoko_toolkit.ingest("data_samples/municipality", db)
-    con = duckdb.connect(str(db), read_only=True)
+def sample(sample_db_path):
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     yield con
     con.close()
 

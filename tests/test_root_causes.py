@@ -6,10 +6,10 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 from simnull import null_warehouse
 
-from vsoko_toolkit import ingest
 from vsoko_toolkit.analysis.anomalies import score_anomalies
 from vsoko_toolkit.analysis.dynamics import results_dynamics
 from vsoko_toolkit.analysis.objectivity import objectivity
@@ -22,10 +22,8 @@ TRUTH = json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def con(tmp_path_factory):
-    db = tmp_path_factory.mktemp("rc") / "w.duckdb"
-    ingest(SAMPLE, db)
-    return connect(db)
+def con(sample_db_path):
+    return connect(sample_db_path)
 
 
 def _verdicts(rc, finding_id: str) -> dict[str, str]:
@@ -135,3 +133,26 @@ def test_null_data_supports_no_cause():
     mc = math.sqrt(0.05 * 0.95 / n_sims)
     print(f"\nnull runs with any supported cause: {rate:.3f} ({hits}/{n_sims}); limit {0.05 + 2 * mc:.3f}")
     assert rate <= 0.05 + 2 * mc
+
+
+def test_clustered_mean_interval_is_statsmodels_cluster_ols():
+    """``_mean_ci`` in closed form = statsmodels' intercept-only OLS with cluster-robust SE (and plain OLS)."""
+    import statsmodels.api as sm
+    from scipy import stats
+
+    from vsoko_toolkit.analysis.root_causes import _mean_ci
+
+    rng = np.random.default_rng(4)
+    for n_groups in (7, 3):
+        g = rng.integers(0, n_groups, 80)
+        x = rng.normal(0.2, 1, 80) + rng.normal(0, 0.5, n_groups)[g]
+        m, lo, hi, p = _mean_ci(x, g, extra_var=0.01)
+        if n_groups >= 5:
+            fit = sm.OLS(x, np.ones((80, 1))).fit(cov_type="cluster", cov_kwds={"groups": g})
+            df = n_groups - 1
+        else:
+            fit, df = sm.OLS(x, np.ones((80, 1))).fit(), 79
+        se = np.sqrt(fit.bse[0] ** 2 + 0.01)
+        assert m == pytest.approx(fit.params[0])
+        assert hi - m == pytest.approx(stats.t.ppf(0.975, df) * se, rel=1e-9)
+        assert p == pytest.approx(2 * stats.t.sf(abs(m) / se, df), rel=1e-9)

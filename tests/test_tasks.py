@@ -29,11 +29,9 @@ def test_per_task_table_matches_hand_computation(mini, tmp_path):
     con.close()
 
 
-def test_planted_task_deficits_are_found(tmp_path):
+def test_planted_task_deficits_are_found(sample_db_path):
     truth = json.loads(Path("data_samples/municipality/truth.json").read_text(encoding="utf-8"))["task_deficits"]
-    db = tmp_path / "m.duckdb"
-    vsoko_toolkit.ingest("data_samples/municipality", db)
-    con = duckdb.connect(str(db), read_only=True)
+    con = duckdb.connect(str(sample_db_path), read_only=True)
     found = 0
     for d in truth:
         res = task_analysis(con, d["school_id"], d["year"])

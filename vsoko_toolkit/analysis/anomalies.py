@@ -514,8 +514,8 @@ def _jump_finding(r, school_id: str, year: int, m: int) -> Finding:
 def _finding(r, school_id: str, year: int, m: int) -> Finding:
     work = f"{KIND_RU.get(r.kind, r.kind)} по предмету «{r.subject}» ({r.grade} класс)"
     t = int(r.threshold)
-    evidence = (f"На {work} ровно {t} первичных баллов (минимум для отметки «3») набрали {r.at_threshold} из "
-                f"{r.n_window} учеников с баллами от {t - 3} до {t}; по гладкому распределению баллов "
+    evidence = (f"На {work} ровно {t} первичных баллов (минимум для отметки «3») набрали {int(r.at_threshold)} из "
+                f"{int(r.n_window)} учеников с баллами от {t - 3} до {t}; по гладкому распределению баллов "
                 f"ожидалось {ph.num(r.expected_at, 1)}. Избыток {ph.num(r.excess, 1)} ученика, "
                 f"{ph.q_text(r.q_value, m)}. Такой «пик на пороге» — признак возможной необъективности "
                 "проверки или проведения работы; он не доказывает её и требует проверки.")

@@ -55,6 +55,7 @@ import pandas as pd
 from ..report import phrases as ph
 from ..report import text as t
 from ..stats.intervals import bh_qvalues
+from ..warehouse.schema import has_table
 from .base import AnalysisResult
 
 ALPHA = 0.05
@@ -141,8 +142,7 @@ class _Data:
         return self._cache[key]
 
     def has(self, table: str) -> bool:
-        return self.get(("has", table), lambda: bool(self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [table]).fetchone()[0]))
+        return self.get(("has", table), lambda: has_table(self.con, table))
 
     def va(self) -> pd.DataFrame:
         from .value_added import value_added
@@ -214,20 +214,24 @@ def _ref_var(rows: pd.DataFrame, cells: list[str], col: str = "ref_var") -> floa
 
 def _mean_ci(values: np.ndarray, groups: np.ndarray, extra_var: float = 0.0) -> tuple[float, float, float, float]:
     """Mean, 95 % CI and two-sided p of H0: mean = 0; SE clustered by ``groups`` when there are enough, plus
-    ``extra_var`` (the sampling variance of the reference the values are deviations from)."""
-    import statsmodels.api as sm
+    ``extra_var`` (the sampling variance of the reference the values are deviations from).
+
+    The clustered SE is statsmodels' ``OLS(...).fit(cov_type="cluster")`` of an intercept-only model in
+    closed form — G/(G−1) · Σ_g (Σ_{i∈g} (x_i − x̄))² / n², t with G − 1 df — (a test checks the two agree);
+    otherwise s/√n with n − 1 df."""
     from scipy import stats
 
     x = np.asarray(values, dtype=float)
-    exog = np.ones((len(x), 1))
+    n = len(x)
+    m = float(x.mean()) if n else float("nan")
     g = pd.factorize(np.asarray(groups))[0]
-    if len(np.unique(g)) >= CLUSTER_MIN:
-        fit = sm.OLS(x, exog).fit(cov_type="cluster", cov_kwds={"groups": g})
+    n_g = int(g.max()) + 1 if n else 0
+    if n_g >= CLUSTER_MIN:
+        u = np.bincount(g, weights=x - m, minlength=n_g)
+        var, df = n_g / (n_g - 1) * float(u @ u) / n ** 2, n_g - 1
     else:
-        fit = sm.OLS(x, exog).fit()
-    m = float(fit.params[0])
-    se = float(np.sqrt(fit.bse[0] ** 2 + extra_var))
-    df = fit.df_resid if not hasattr(fit, "cov_kwds") or fit.cov_type != "cluster" else len(np.unique(g)) - 1
+        var, df = (float(x.var(ddof=1)) / n if n > 1 else float("nan")), n - 1
+    se = float(np.sqrt(var + extra_var))
     q = stats.t.ppf(0.975, max(df, 1))
     p = float(2 * stats.t.sf(abs(m) / se, max(df, 1))) if se > 0 else 1.0
     return m, m - q * se, m + q * se, p
@@ -303,6 +307,19 @@ def _general(d: _Data, f: dict, classes: list[str], subject: str, name: bool) ->
                   "скорее относится к самому предмету.", p, gap, lo, hi)
 
 
+def _mean_of(rows: pd.DataFrame) -> tuple[float, float]:
+    """Mean of value-added estimates and its SE (estimation errors assumed independent)."""
+    return float(rows["estimate"].mean()), float(np.sqrt((rows["se"] ** 2).sum()) / len(rows))
+
+
+def _z_test(est: float, se: float) -> tuple[float, float, float]:
+    """Two-sided normal p-value and 95 % interval of ``est`` with standard error ``se``."""
+    from scipy import stats
+
+    p = float(2 * stats.norm.sf(abs(est) / se)) if se > 0 else 1.0
+    return p, est - 1.959964 * se, est + 1.959964 * se
+
+
 def _value_added(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
     tch = d.teachers(classes, subject, d.year)
     va = d.va()
@@ -314,12 +331,8 @@ def _value_added(d: _Data, f: dict, classes: list[str], subject: str, name: bool
     low = rows[rows["flagged"].astype(bool) & (rows["estimate"] < 0)]
     lst = _listed(rows, "unit_id", name)
     # the target's teachers together: the mean of their estimates (independent errors assumed)
-    pooled = float(rows["estimate"].mean())
-    pse = float(np.sqrt((rows["se"] ** 2).sum()) / len(rows))
-    plo, phi = pooled - 1.959964 * pse, pooled + 1.959964 * pse
-    from scipy import stats
-
-    pp = float(2 * stats.norm.sf(abs(pooled) / pse)) if pse > 0 else 1.0
+    pooled, pse = _mean_of(rows)
+    pp, plo, phi = _z_test(pooled, pse)
     together = (f" Вместе (среднее по {t.count(len(rows), 'учителю', 'учителям', 'учителям')}): "
                 f"{ph.signed(pooled)} балла ({_ci(plo, phi)}).") if len(rows) > 1 else ""
     if len(low):
@@ -355,12 +368,9 @@ def _staffing(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -
     if not len(vn) or not len(vc):
         return _Check("staffing", "inconclusive", f"С {then_year} года пришли новые учителя ({_who(new, name)}), "
                       f"но сравнить их вклад с вкладом прежних учителей по этим данным нельзя.", teachers=tuple(new))
-    diff = vn["estimate"].mean() - vc["estimate"].mean()
-    se = float(np.sqrt((vn["se"] ** 2).sum() / len(vn) ** 2 + (vc["se"] ** 2).sum() / len(vc) ** 2))
-    from scipy import stats
-
-    p = float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else 1.0
-    lo, hi = diff - 1.959964 * se, diff + 1.959964 * se
+    (mn, sn), (mc, sc) = _mean_of(vn), _mean_of(vc)
+    diff, se = mn - mc, float(np.hypot(sn, sc))
+    p, lo, hi = _z_test(diff, se)
     ev = (f"После {then_year} года предмет в этих классах стали вести новые учителя ({_who(new, name)}); их вклад в среднем "
           f"на {ph.signed(diff)} балла отличается от вклада учителей, работавших и раньше ({_ci(lo, hi)}).")
     verdict = "supported" if hi < 0 else "not_supported"

@@ -48,14 +48,23 @@ def create_tables(con) -> None:
 
 def has_table(con, table: str) -> bool:
     """Whether ``table`` exists (analyses also run on hand-made connections that hold only some tables)."""
-    return bool(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = ?",
-                            [table]).fetchone()[0])
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0])
+
+
+def table_columns(con, table: str) -> list[str]:
+    """Column names of ``table`` ([] when it does not exist); a zero-row SELECT is ~10x faster than
+    information_schema, which matters in simulations that ask thousands of times."""
+    import duckdb
+
+    try:
+        return [d[0] for d in con.execute(f"SELECT * FROM main.{q(table)} LIMIT 0").description]
+    except duckdb.CatalogException:
+        return []
 
 
 def has_column(con, table: str, column: str) -> bool:
     """Whether ``table.column`` exists (optional contract columns may be absent outside our warehouse)."""
-    return bool(con.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
-                            "AND column_name = ?", [table, column]).fetchone()[0])
+    return column in table_columns(con, table)
 
 
 def select_optional(con, table: str, columns) -> str:
