@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
+PYTEST_ARGS ?=  # e.g. `make test PYTEST_ARGS=-rP` prints what the simulations print (their rates)
 
 .PHONY: install demo test lint bench sample clean
 
@@ -24,7 +25,7 @@ demo: install
 
 test: install
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadscope
+	$(BIN)/python -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

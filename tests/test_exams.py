@@ -84,6 +84,33 @@ def test_tiny_table_and_medallists():
     assert (m["muni_n"], m["muni_k"]) == (3, 1)
     assert not m["flagged"]  # 3 vs 3 medallists: nothing beyond noise
     assert res.plot() is not None
+    _public_hides_small_groups(res)
+
+
+def _public_hides_small_groups(res):
+    """152-ФЗ: the public tables, glue and histograms describe no group under 5 (ЕГЭ Математика: 2 takers,
+    medallists: 3), while groups of 5 and more stay visible."""
+    from vsoko_toolkit.pipeline.context import public_table
+    from vsoko_toolkit.report import glue_exams as gx
+
+    pub = public_table(gx.exams_table(res)).set_index(["экзамен", "предмет"])
+    small = pub.loc[("ЕГЭ", "Математика")]
+    assert small["suppressed"] == "< 5" and small["средний балл (95 % ДИ)"] == "" and pd.isna(small["n"])
+    assert "82,5" not in pub.to_string()  # the two takers' mean (75 + 90) / 2
+    assert pub.loc[("ОГЭ", "Математика"), "средний балл (95 % ДИ)"] != ""
+    med = public_table(gx.medallists_table(res)).iloc[0]
+    assert med["доля (95 % ДИ)"] == "" and med["другие школы"] == ""
+    glued = {}
+    orig = gx._glue
+    gx._glue = lambda k, v: glued.__setitem__(k, v)
+    try:
+        gx.exams(res, public=True)
+    finally:
+        gx._glue = orig
+    assert glued["exam_ege_math"] == gx.HIDDEN and "меньше 5 медалистов" in glued["exam_medal"]
+    assert "82,5" not in " ".join(map(str, glued.values()))
+    ax = res.plot(work=("EGE", "Математика"), public=True)
+    assert not ax.patches  # no bars drawn for 2 takers
 
 
 def test_medal_column_absent_is_skipped():

@@ -20,12 +20,15 @@ same work last year (Welch interval, ``jump*``).
 ``schools.social_index``) are regressed on the social index (OLS). The school's *deleted residual* —
 its mean minus the mean predicted for its social index by the line fitted without it — with its
 standard error ``s_(i) / sqrt(1 − h)`` gives the externally studentized residual, distributed as
-t(k − 3) for k schools under a normal linear model; the p-value is one-sided (far *above*). With
-fewer than ``MIN_SCHOOLS`` schools the check is not made and a note says so.
+t(k − 3) for k schools under a normal linear model; the p-value is one-sided (far *above*). A school
+whose mean is noisier than the others' (few students: sd²/n above the other schools' average) gets the
+excess added to its variance. With fewer than ``MIN_SCHOOLS`` schools the check is not made and a note
+says so.
 
 **Sharp jumps beyond the municipality** (``result_anomaly``). The school's change on the same work
-since last year minus the other schools' change (difference in changes, Welch–Satterthwaite
-interval from the four groups' variances; one-sided p-value upward). A finding needs q < 0.05, the
+since last year minus the other schools' change (difference in changes; standard error from the four
+groups' variances and the municipality's usual spread of changes, DerSimonian–Laird; normal interval,
+one-sided p-value upward). A finding needs q < 0.05, the
 school's own change beyond noise (``jump_low`` > 0) and a difference in changes of at least
 ``MIN_JUMP_SD`` standard deviations of the municipality's individual scores that year (a practical
 size: a tiny but "significant" change is not a jump). The noise includes the between-class variance
@@ -103,14 +106,15 @@ class AnomalyResult(AnalysisResult):
         ax.hist(d, bins=bins, color="#1f5f99", edgecolor="white")
         row = self.table[(self.table["kind"] == work[0]) & (self.table["subject"] == work[1])
                          & (self.table["grade"] == work[2])]
-        if len(row):
+        if len(row) and np.isfinite(row.iloc[0]["threshold"]):
             t = row.iloc[0]["threshold"]
-            ax.axvline(t - 0.5, color="#c0392b", ls="--", label=f"порог «3»: {t:.0f} балл.")
+            ax.axvline(t - 0.5, color="#c0392b", ls="--", label=f"порог «3»: {ph.num(t, 0 if float(t).is_integer() else 1)} балл.")
         ax.set_xlabel("первичный балл")
         ax.set_ylabel("учеников")
         ax.set_title(f"{KIND_RU.get(work[0], work[0])}, «{work[1]}», {work[2]} класс: распределение баллов",
                      fontsize=10)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
         return ax
 
     def focus_work(self) -> tuple:
@@ -119,7 +123,8 @@ class AnomalyResult(AnalysisResult):
             r = t[t["flagged"]].sort_values("p_value").iloc[0]
         else:
             oge = t[(t["kind"] == "OGE") & (t["subject"] == "Математика")]
-            r = (oge if len(oge) else t).iloc[0]
+            scaled = t[np.isfinite(t["threshold"].astype(float))]  # a work with a mark threshold to show
+            r = (oge if len(oge) else scaled if len(scaled) else t).iloc[0]
         return (r["kind"], r["subject"], int(r["grade"]))
 
 
@@ -238,10 +243,15 @@ def _school_means(con, school_id: str, year: int, kinds) -> pd.DataFrame:
     return d
 
 
-def context_residual(y, x, i: int) -> dict:
+def context_residual(y, x, i: int, v=None) -> dict:
     """Deleted residual of unit ``i`` in the OLS of ``y`` on ``x`` (module docstring): the value minus the
     prediction of the line fitted without it, its standard error, t (externally studentized, df = k − 3),
-    a one-sided p-value (above) and a 95 % interval."""
+    a one-sided p-value (above) and a 95 % interval.
+
+    ``v`` (optional): each unit's sampling variance of its mean (sd²/n). The residual scatter of the
+    other schools already holds their typical sampling variance; a school whose own is larger (a small
+    school) gets the excess ``v_i − mean(v_others)`` added to its variance, so that a few students'
+    lucky mean does not pass as an anomaly."""
     y, x = np.asarray(y, dtype=float), np.asarray(x, dtype=float)
     k = len(y)
     keep = np.arange(k) != i
@@ -252,7 +262,11 @@ def context_residual(y, x, i: int) -> dict:
     s2 = float(res @ res) / df
     xtx_inv = np.linalg.pinv(X[keep].T @ X[keep])
     pred = float(X[i] @ beta)
-    se = float(np.sqrt(s2 * (1 + X[i] @ xtx_inv @ X[i])))
+    extra = 0.0
+    if v is not None:
+        v = np.asarray(v, dtype=float)
+        extra = max(0.0, float(v[i] - np.nanmean(v[keep]))) if np.isfinite(v[i]) else 0.0
+    se = float(np.sqrt(s2 * (1 + X[i] @ xtx_inv @ X[i]) + extra))
     d = float(y[i] - pred)
     tval = d / se if se > 0 else np.nan
     half = stats.t.ppf(0.975, df) * se
@@ -390,7 +404,7 @@ def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha:
         table.at[i, "n_schools"] = len(reg)
         if (reg["school_id"] == school_id).any() and len(reg) >= min_schools:
             at = int(np.flatnonzero(reg["school_id"] == school_id)[0])
-            c = context_residual(reg["mean"], reg["social_index"], at)
+            c = context_residual(reg["mean"], reg["social_index"], at, v=reg["sd"] ** 2 / reg["n"])
             for k in ("expected", "resid", "low", "high", "t", "p"):
                 table.at[i, f"context_{k}"] = c[k]
         else:
@@ -465,7 +479,7 @@ def _unit(r) -> str:
 def _context_finding(r, school_id: str, year: int, m: int) -> Finding:
     evidence = (f"Средний результат школы на {_work(r)} — {ph.num(r.mean, 1)} {_unit(r)}; школы муниципалитета "
                 f"с таким же индексом социальных условий получают в среднем {ph.num(r.context_expected, 1)} "
-                f"(линия регрессии по {int(r.n_schools)} школам, построенная без этой школы). Превышение "
+                f"(линия регрессии по {int(r.n_schools) - 1} школам, построенная без этой школы). Превышение "
                 f"{ph.signed(r.context_resid, 1)} (95 % ДИ {ph.signed(r.context_low, 1)} … "
                 f"{ph.signed(r.context_high, 1)}), {ph.q_text(r.context_q, m)}. Результат, намного превышающий "
                 "ожидаемый для социальных условий школы, — один из признаков необъективности, которые "

@@ -209,7 +209,7 @@ def compare_results(con, school_id: str, year: int, alpha: float = ALPHA) -> Com
             classes[f"{metric}_ref"] = classes["subject"].map(share)
             reference.update({(s_, metric): share[s_] for s_ in share.index})
     teachers = _teachers(con, school_id, year)
-    findings = tuple(_finding(r, school_id, year, len(table), teachers) for r in table[table["flagged"]].itertuples())
+    findings = tuple(_finding(r, school_id, year, int(table["p_value"].notna().sum()), teachers) for r in table[table["flagged"]].itertuples())
     return ComparisonResult(table=table, findings=findings, classes=classes, reference=reference, school_id=school_id,
                             year=year)
 

@@ -145,8 +145,9 @@ def _units(con, d: dict, units_year: int) -> tuple[list[str], list[str], str]:
     cl = con.execute("SELECT class_id, school_id, grade FROM classes WHERE year = ?", [units_year]).df()
     own = cl[cl["school_id"] == school]
     if ttype == "class":
-        target = sorted(set(ids) & set(own["class_id"]) | set(_followed(con, [i for i in ids if i not in
-                                                                             set(own["class_id"])], units_year)))
+        followed = _followed(con, [i for i in ids if i not in set(own["class_id"])], units_year)
+        # only the school's own classes: after grade 9 most of a class may sit in another school's 10th grade
+        target = sorted((set(ids) | set(followed)) & set(own["class_id"]))
     elif ttype == "grade":
         grades = {int(x) for x in ids if x.isdigit()}
         target = own.loc[own["grade"].isin(grades), "class_id"].tolist()

@@ -40,10 +40,10 @@ class DynamicsResult:
 
 
 def results_dynamics(con, school_id: str, year: int, alpha: float = ALPHA, n_boot: int = 300,
-                     seed: int = 0) -> DynamicsResult:
+                     seed: int = 0, methods=None) -> DynamicsResult:
     """Comparisons and trends of ``school_id`` in ``year`` with one FDR family (see the module docstring)."""
     c = compare_results(con, school_id, year, alpha=alpha)
-    t = subject_trends(con, school_id, year, n_boot=n_boot, seed=seed)
+    t = subject_trends(con, school_id, year, n_boot=n_boot, seed=seed, methods=methods)
     p = np.concatenate([c.table["p_value"].to_numpy(dtype=float), t.table["p_value"].to_numpy(dtype=float)])
     q = bh_qvalues(p) if len(p) else p
     m = int(np.sum(~np.isnan(p)))

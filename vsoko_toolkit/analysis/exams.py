@@ -118,11 +118,12 @@ class ExamResult(AnalysisResult):
     def has_data(self) -> bool:
         return len(self.table) > 0
 
-    def plot(self, ax=None, work: tuple | None = None):
+    def plot(self, ax=None, work: tuple | None = None, public: bool = False):
         """Histograms of scores per subject with the thresholds marked.
 
         With ``ax`` (or ``work`` = (kind, subject)) one histogram is drawn into it and that Axes is
         returned; otherwise a grid with one panel per subject, returned as an array of Axes.
+        ``public=True`` draws no histogram of fewer than MIN_GROUP participants (152-ФЗ).
         """
         import matplotlib.pyplot as plt
 
@@ -136,20 +137,27 @@ class ExamResult(AnalysisResult):
         if ax is not None or work is not None:
             if ax is None:
                 _, ax = plt.subplots(figsize=(5, 3))
-            return self._hist(ax, *(work or works[0]))
+            return self._hist(ax, *(work or works[0]), public=public)
         ncol = 3
         nrow = max(1, -(-len(works) // ncol))
         fig, axes = plt.subplots(nrow, ncol, figsize=(12, 2.8 * nrow), squeeze=False)
         for a, w in zip(axes.flat, works, strict=False):
-            self._hist(a, *w)
+            self._hist(a, *w, public=public)
         for a in list(axes.flat)[len(works):]:
             a.set_visible(False)
         fig.tight_layout()
         return axes
 
-    def _hist(self, ax, kind: str, subject: str):
+    def _hist(self, ax, kind: str, subject: str, public: bool = False):
+        from ..privacy import MIN_GROUP
+
         s = self.scores
         d = s[(s["kind"] == kind) & (s["subject"] == subject)]["score"].dropna()
+        if public and len(d) < MIN_GROUP:
+            ax.text(0.5, 0.5, f"{KIND_RU.get(kind, kind)} «{subject}»:\nменьше {MIN_GROUP} участников — не показано",
+                    ha="center", va="center", fontsize=9)
+            ax.set_axis_off()
+            return ax
         top = 100 if kind == "EGE" else (d.max() if len(d) else 1)
         bins = np.arange(0, top + 6, 5) if kind == "EGE" else np.arange(0, top + 2) - 0.5
         ax.hist(d, bins=bins, color="#1f5f99", edgecolor="white")
@@ -265,14 +273,19 @@ def exam_results(con, school_id: str, year: int, **options) -> ExamResult:
                                                for x in (g, others, prev)), min_n))
     table = pd.DataFrame(rows)
     medal, medal_skip = _medallists(con, d, school_id, year, min_n)
-    # one BH family: every p-value of the analysis
-    pcols = ["p_mean", "p_below", "p_high", "p_yoy_mean", "p_yoy_below"]
+    # one BH family: every p-value that can become a finding (the comparisons with other schools and the
+    # medallists); the year-on-year changes are descriptive and get their own family for the table
+    pcols = ["p_mean", "p_below", "p_high"]
     allp = np.concatenate([table[pcols].to_numpy(dtype=float).ravel(),
                            medal["p_value"].to_numpy(dtype=float)])
     allq = bh_qvalues(allp)
     qt = allq[:table[pcols].size].reshape(len(table), len(pcols))
     for i, c in enumerate(pcols):
         table["q" + c[1:]] = qt[:, i]
+    ycols = ["p_yoy_mean", "p_yoy_below"]
+    qy = bh_qvalues(table[ycols].to_numpy(dtype=float).ravel()).reshape(len(table), len(ycols))
+    for i, c in enumerate(ycols):
+        table["q" + c[1:]] = qy[:, i]
     m = int(np.isfinite(allp).sum())
     findings: list[Finding] = []
     verdicts = []
@@ -314,25 +327,25 @@ def _row(kind, subject, thr, s: dict, o: dict, p: dict, min_n: int) -> dict:
     r["prev_n"], r["prev_mean"] = p["n"], p["mean"]
     r["prev_below"] = p["n_below"] / p["n_marked"] if p["n_marked"] else np.nan
     big = s["n"] >= min_n
-    _means(r, "diff_mean", "p_mean", s, o, big)
-    _props(r, "diff_below", "p_below", s["n_below"], nm, o["n_below"], o["n_marked"], big)
-    _props(r, "diff_high", "p_high", s["n_high"], nm, o["n_high"], o["n_marked"], big)
-    _means(r, "yoy_mean", "p_yoy_mean", s, p, big)
-    _props(r, "yoy_below", "p_yoy_below", s["n_below"], nm, p["n_below"], p["n_marked"], big)
+    _means(r, "diff_mean", "p_mean", s, o, big, min_n)
+    _props(r, "diff_below", "p_below", s["n_below"], nm, o["n_below"], o["n_marked"], big, min_n)
+    _props(r, "diff_high", "p_high", s["n_high"], nm, o["n_high"], o["n_marked"], big, min_n)
+    _means(r, "yoy_mean", "p_yoy_mean", s, p, big, min_n)
+    _props(r, "yoy_below", "p_yoy_below", s["n_below"], nm, p["n_below"], p["n_marked"], big, min_n)
     return r
 
 
-def _means(r: dict, name: str, pname: str, a: dict, b: dict, ok: bool) -> None:
+def _means(r: dict, name: str, pname: str, a: dict, b: dict, ok: bool, min_n: int = MIN_N) -> None:
     r[name] = r[f"{name}_low"] = r[f"{name}_high"] = r[pname] = np.nan
-    if ok and b["n"] >= MIN_N:
+    if ok and b["n"] >= min_n:
         c = compare_means(a["mean"], a["sd"], a["n"], b["mean"], b["sd"], b["n"]).iloc[0]
         r[name], r[f"{name}_low"], r[f"{name}_high"], r[pname] = (c["diff"], c["diff_lower"], c["diff_upper"],
                                                                  c["p_value"])
 
 
-def _props(r: dict, name: str, pname: str, k1, n1, k2, n2, ok: bool) -> None:
+def _props(r: dict, name: str, pname: str, k1, n1, k2, n2, ok: bool, min_n: int = MIN_N) -> None:
     r[name] = r[f"{name}_low"] = r[f"{name}_high"] = r[pname] = np.nan
-    if ok and n1 >= MIN_N and n2 >= MIN_N and not (np.isnan(k1) or np.isnan(k2)):
+    if ok and n1 >= min_n and n2 >= min_n and not (np.isnan(k1) or np.isnan(k2)):
         c = compare_proportions(int(k1), int(n1), int(k2), int(n2)).iloc[0]
         r[name], r[f"{name}_low"], r[f"{name}_high"], r[pname] = (c["diff"], c["diff_lower"], c["diff_upper"],
                                                                  c["p_value"])
@@ -404,6 +417,11 @@ def _finding(r, group: list, problem: bool, school_id: str, year: int, m: int) -
                           "comparison": "другие школы муниципалитета"})
 
 
+def _score(x: float) -> str:
+    """A score as a school writes it: 8, 6,5 (a fractional threshold is not rounded away)."""
+    return ph.num(x, 0 if float(x).is_integer() else 1)
+
+
 def _medallists(con, d: pd.DataFrame, school_id: str, year: int, min_n: int):
     """Medallists of ``year`` with a ЕГЭ test score, and how many scored under 70 somewhere."""
     empty = pd.DataFrame(columns=MEDAL_COLUMNS)
@@ -425,7 +443,7 @@ def _medallists(con, d: pd.DataFrame, school_id: str, year: int, min_n: int):
     row = {"n": n, "k": k, "share": k / n, "share_low": lo, "share_high": hi, "muni_n": len(others),
            "muni_k": int(others["under"].sum()), "muni_share": others["under"].mean() if len(others) else np.nan,
            "diff": np.nan, "diff_low": np.nan, "diff_high": np.nan, "p_value": np.nan}
-    if len(others):
+    if n >= min_n and len(others) >= min_n:  # a comparison of a handful of medallists says nothing
         c = compare_proportions(k, n, row["muni_k"], len(others)).iloc[0]
         row.update(diff=c["diff"], diff_low=c["diff_lower"], diff_high=c["diff_upper"], p_value=c["p_value"])
     return pd.DataFrame([row]), []
@@ -460,11 +478,11 @@ def _thresholds(table: pd.DataFrame, scales: pd.DataFrame, year: int, high: floa
         if r.kind == "OGE":
             sc = scales[(scales["subject"] == r.subject) & (scales["year"] == year)]
             rows += [{"kind": "OGE", "subject": r.subject, "mark": str(int(x.mark)), "score": float(x.min_primary),
-                      "label": f"«{int(x.mark)}» от {x.min_primary:.0f}"} for x in sc.itertuples()]
+                      "label": f"«{int(x.mark)}» от {_score(x.min_primary)}"} for x in sc.itertuples()]
         else:
             if np.isfinite(r.threshold):
                 rows.append({"kind": "EGE", "subject": r.subject, "mark": "min", "score": float(r.threshold),
-                             "label": f"минимум {r.threshold:.0f}"})
+                             "label": f"минимум {_score(r.threshold)}"})
             rows.append({"kind": "EGE", "subject": r.subject, "mark": "high", "score": high,
-                         "label": f"{high:.0f} баллов"})
+                         "label": f"{_score(high)} баллов"})
     return pd.DataFrame(rows, columns=["kind", "subject", "mark", "score", "label"])

@@ -55,7 +55,7 @@ import pandas as pd
 from ..report import phrases as ph
 from ..report import text as t
 from ..stats.intervals import bh_qvalues
-from ..warehouse.schema import has_table
+from ..warehouse.schema import has_column, has_table
 from .base import AnalysisResult
 
 ALPHA = 0.05
@@ -474,6 +474,9 @@ def _climate_widespread(d: _Data, f: dict, classes: list[str], subject: str, nam
     rt, scale = (f.get("extra") or f).get("respondent_type"), (f.get("extra") or f).get("scale")
     if not (d.has("surveys") and d.has("survey_items")) or not rt or not scale:
         return _Check("climate_widespread", "inconclusive", "Данных анкетирования для проверки нет.")
+    if not has_column(d.con, "surveys", "class_id"):  # optional in the contract
+        return _Check("climate_widespread", "inconclusive", "В анкетах не указан класс: нельзя понять, общая это "
+                      "проблема школы или отдельных классов.")
     s = d.con.execute("""
         SELECT s.school_id, s.class_id, s.respondent_id,
                avg(CASE WHEN coalesce(i.reverse, false) THEN 6 - s.response ELSE s.response END) AS score

@@ -112,12 +112,12 @@ def _yearly(m: pd.DataFrame) -> pd.DataFrame:
     return out.drop(columns="sd")
 
 
-def _slope(d: pd.DataFrame) -> dict:
+def _slope(d: pd.DataFrame, methods=None) -> dict:
     from ..stats.mixed import fit_mixed
 
     d = d.assign(year_c=d["year"] - d["year"].max())
     formula = "mark_value ~ year_c + C(grade)" if d["grade"].nunique() > 1 else "mark_value ~ year_c"
-    res = fit_mixed(d, formula, groups="class_id", engine="fast")
+    res = fit_mixed(d, formula, groups="class_id", engine="fast", methods=methods)
     row = res.fixed.set_index("term").loc["year_c"]
     return {"slope": row["estimate"], "slope_lower": row["ci_low"], "slope_upper": row["ci_high"],
             "p_value": row["p_value"], "engine_warnings": "; ".join(w.message for w in res.warnings)}
@@ -169,10 +169,11 @@ def _cohort(d: pd.DataFrame, other: pd.DataFrame, rng, n_boot: int) -> dict:
 
 
 def subject_trends(con, school_id: str, year: int, min_years: int = MIN_YEARS, n_boot: int = N_BOOT,
-                   seed: int = 0) -> TrendResult:
+                   seed: int = 0, methods=None) -> TrendResult:
     """Trend and cohort decomposition per subject of ``school_id`` up to ``year`` (see the module docstring).
 
     Subjects with fewer than ``min_years`` years on record are listed with NaN slope (not tested).
+    ``methods``: the engine's optimizers (default: all of them; simulations may pass one).
     """
     all_m = _marks(con, None, year)
     m = all_m[all_m["school_id"] == school_id]
@@ -184,7 +185,7 @@ def subject_trends(con, school_id: str, year: int, min_years: int = MIN_YEARS, n
         row = {"subject": subject, "n_years": len(years), "first_year": years[0], "last_year": years[-1],
                "n_obs": len(d)}
         if len(years) >= min_years and years[-1] == year:
-            row.update(_slope(d))
+            row.update(_slope(d, methods))
             row.update(_cohort(d, others[others["subject"] == subject], rng, n_boot))
         rows.append(row)
     cols = ["subject", "n_years", "first_year", "last_year", "n_obs", "slope", "slope_lower", "slope_upper",

@@ -35,7 +35,9 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
     counts under 5 suppressed (NaN).
 
     A row whose group size (``n`` or ``n_numeric``) is under 5 keeps its labels
-    but loses every number, so no small group can be read off it.
+    but loses every number, so no small group can be read off it. A table of
+    formatted text (numbers already turned into Russian strings) names its label
+    columns in ``df.attrs["labels"]``: every other column of a small row is blanked.
     """
     out = df.drop(columns=[c for c in df.columns if c in PUBLIC_DROP or c.endswith("_name")], errors="ignore")
     for kind_col, id_col in (("level", "target_id"), ("unit_type", "unit_id"), ("target_type", "target_id")):
@@ -51,6 +53,11 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
             num = out.select_dtypes("number").columns
             out = out.astype({c: "float64" for c in num})
             out.loc[small, num] = float("nan")
+            labels = df.attrs.get("labels")
+            if labels is not None:
+                text = [c for c in out.columns if c not in labels and c not in num]
+                out = out.astype({c: "object" for c in text})
+                out.loc[small, text] = ""
             out["suppressed"] = small.map({True: f"< {MIN_GROUP}", False: ""})
     return out
 

@@ -6,8 +6,11 @@ import math
 
 import pandas as pd
 
+from ..privacy import MIN_GROUP
 from . import text as t
 from .glue import _glue
+
+HIDDEN = f"данные не показываются: меньше {MIN_GROUP} участников"
 
 KIND_RU = {"OGE": "ОГЭ", "EGE": "ЕГЭ", "VPR": "ВПР", "GVE": "ГВЭ"}
 VERDICT_RU = {"worse": "хуже других школ", "better": "лучше других школ", "no_difference": "нет различий",
@@ -19,8 +22,14 @@ def _subject_row(d: pd.DataFrame, kind: str, subject: str):
     return x.iloc[0] if len(x) else None
 
 
-def exams(res) -> None:
-    """Numbers of the ОГЭ/ЕГЭ narrative (Russian language and mathematics as the headline)."""
+def _hidden(r, public: bool) -> bool:
+    """A group the public build must not describe (fewer than MIN_GROUP participants)."""
+    return public and int(r["n"]) < MIN_GROUP
+
+
+def exams(res, public: bool = False) -> None:
+    """Numbers of the ОГЭ/ЕГЭ narrative (Russian language and mathematics as the headline); the public
+    build describes no group of fewer than MIN_GROUP participants."""
     d = res.tidy()
     if d.empty:
         reason = next((s.reason for s in res.skipped if s.analysis == "exams"), "данных нет")
@@ -32,7 +41,9 @@ def exams(res) -> None:
                                     ("EGE", "Русский язык", "ЕГЭ по русскому языку"),
                                     ("EGE", "Математика", "ЕГЭ по математике")):
             r = _subject_row(d, kind, subject)
-            if r is not None:
+            if r is not None and _hidden(r, public):
+                parts.append(f"{word}: {HIDDEN}")
+            elif r is not None:
                 below = "получили «2»" if kind == "OGE" else "не преодолели минимальный балл"
                 parts.append(f"{word} ({t.count(int(r['n']), 'участник', 'участника', 'участников')}): средний "
                              f"балл {t.num(r['mean'], 1)} ({t.interval(r['mean_low'], r['mean_high'], False, 1)}), "
@@ -53,6 +64,9 @@ def exams(res) -> None:
         if r is None:
             _glue(f"exam_{key}", "не сдавали")
             continue
+        if _hidden(r, public):
+            _glue(f"exam_{key}", HIDDEN)
+            continue
         below = "получили «2»" if kind == "OGE" else "не преодолели минимальный балл"
         _glue(f"exam_{key}", (f"средний балл {t.num(r['mean'], 1)} ({t.interval(r['mean_low'], r['mean_high'], False, 1)}),"
                               f" в других школах {t.num(r['muni_mean'], 1)}; {below} {t.pct(r['below'])} "
@@ -62,10 +76,12 @@ def exams(res) -> None:
     _glue("exam_n_worse", t.count(worse, "экзамен", "экзамена", "экзаменов"))
     _glue("exam_n_better", t.count(better, "экзамен", "экзамена", "экзаменов"))
     m = res.medallists
-    if m is not None and len(m):
+    if m is not None and len(m) and _hidden(m.iloc[0], public):
+        _glue("exam_medal", f"показатель не показывается: меньше {MIN_GROUP} медалистов")
+    elif m is not None and len(m):
         r = m.iloc[0]
-        _glue("exam_medal", (f"из {t.count(int(r['n']), 'медалиста', 'медалистов', 'медалистов')} с ЕГЭ ниже 70 "
-                             f"баллов хотя бы по одному предмету набрали {int(r['k'])} — {t.pct(r['share'])} "
+        _glue("exam_medal", (f"из {t.count(int(r['n']), 'медалиста', 'медалистов', 'медалистов')}, сдававших ЕГЭ, "
+                             f"ниже 70 баллов хотя бы по одному предмету получили {int(r['k'])} — {t.pct(r['share'])} "
                              f"({t.interval(r['share_low'], r['share_high'])}); в других школах муниципалитета — "
                              f"{t.pct(r['muni_share'])}"))
     else:
@@ -90,7 +106,7 @@ def exams_table(res) -> pd.DataFrame:
     d = res.tidy()
     if d.empty:
         return pd.DataFrame({"итог": ["Результатов ОГЭ и ЕГЭ за этот год нет."]})
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "экзамен": d["kind"].map(KIND_RU), "предмет": d["subject"], "n": d["n"],
         "средний балл (95 % ДИ)": [f"{t.num(m, 1)} ({_ci(a, b)})" for m, a, b in
                                    zip(d["mean"], d["mean_low"], d["mean_high"], strict=True)],
@@ -104,6 +120,8 @@ def exams_table(res) -> pd.DataFrame:
             for v, a, b in zip(d["yoy_mean"], d["yoy_mean_low"], d["yoy_mean_high"], strict=True)],
         "вывод": d["verdict"].map(VERDICT_RU),
     })
+    out.attrs["labels"] = ["экзамен", "предмет"]  # the public build blanks the rest of a row with n < 5
+    return out
 
 
 def medallists_table(res) -> pd.DataFrame:
@@ -112,7 +130,7 @@ def medallists_table(res) -> pd.DataFrame:
         reason = next((s.reason for s in res.skipped if s.analysis == "exams_medallists"), "данных нет")
         return pd.DataFrame({"итог": [f"Показатель «медалисты с ЕГЭ ниже 70 баллов» не рассчитан: {reason}."]})
     r = m.iloc[0]
-    return pd.DataFrame([{
+    out = pd.DataFrame([{
         "показатель": "медалисты с результатом ЕГЭ ниже 70 баллов хотя бы по одному предмету",
         "n": int(r["n"]), "из них ниже 70": int(r["k"]), "доля (95 % ДИ)": _share(r["share"], r["share_low"],
                                                                                r["share_high"]),
@@ -120,6 +138,8 @@ def medallists_table(res) -> pd.DataFrame:
         "q": t.num(r["q_value"], 3),
         "вывод": "признак необъективности итоговых отметок" if bool(r["flagged"]) else "нет оснований для вывода",
     }])
+    out.attrs["labels"] = ["показатель"]
+    return out
 
 
 def municipal_anomalies(res) -> None:
@@ -146,7 +166,7 @@ def municipal_table(res) -> pd.DataFrame:
     def q(x):
         return "—" if pd.isna(x) else ("< 0,001" if x < 0.001 else t.num(x, 3))
 
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "работа": [f"{KIND_RU.get(k, k)} «{s}», {g} кл." for k, s, g in zip(d["kind"], d["subject"], d["grade"],
                                                                           strict=True)],
         "n": d["n"], "средний балл": d["mean"].map(lambda x: t.num(x, 1)),
@@ -163,3 +183,5 @@ def municipal_table(res) -> pd.DataFrame:
                   for a, b, e in zip(d["context_flagged"], d["jump_flagged"],
                                      d.get("jump_explained", pd.Series([""] * len(d), index=d.index)), strict=True)],
     })
+    out.attrs["labels"] = ["работа"]
+    return out

@@ -294,7 +294,8 @@ def variance_table(names, eta, cov, to_abs) -> pd.DataFrame:
             se, lo, hi = np.nan, 0.0, np.nan
         else:
             _, se_log = core.delta_se(lambda e, f=fun: np.log(f(e)), eta, cov)
-            se, lo, hi = est * se_log, est * np.exp(-_Z * se_log), est * np.exp(_Z * se_log)
+            with np.errstate(over="ignore"):  # a huge SE on the log scale: an unbounded interval
+                se, lo, hi = est * se_log, est * np.exp(-_Z * se_log), est * np.exp(_Z * se_log)
         rows.append((comp, est, se, lo, hi))
     return pd.DataFrame(rows, columns=["component", "estimate", "se", "ci_low", "ci_high"])
 
@@ -331,8 +332,9 @@ def icc_table(names, re_names, eta, cov, to_abs) -> pd.DataFrame:
             return np.log(c[i]) - np.log(c.sum() - c[i] + s)
 
         val, se = core.delta_se(logit, eta, cov)
-        rows.append((name, est, 1 / (1 + np.exp(-(val - _Z * se))),
-                     1 / (1 + np.exp(-(val + _Z * se)))))
+        with np.errstate(over="ignore"):  # a huge SE gives the whole [0, 1] range, as it should
+            rows.append((name, est, 1 / (1 + np.exp(-(val - _Z * se))),
+                         1 / (1 + np.exp(-(val + _Z * se)))))
     return pd.DataFrame(rows, columns=["level", "estimate", "ci_low", "ci_high"])
 
 
