@@ -209,3 +209,17 @@ def test_false_findings_on_null_municipalities():
           f"exam low/high_result in {exam_hits}/{N_SIM} runs = {exam_hits / N_SIM:.3f} (bound {BOUND:.3f})")
     assert anomaly_hits / N_SIM <= BOUND
     assert exam_hits / N_SIM <= BOUND
+
+
+def test_public_table_blanks_formatted_small_rows_by_their_size_column():
+    """A Russian table whose size column is «учеников» and whose numbers are strings: a row of 3 keeps its
+    labels only; a row of 12 is untouched."""
+    from vsoko_toolkit.pipeline.context import public_table
+
+    df = pd.DataFrame({"группа": ["5А", "6Б"], "предмет": ["Математика"] * 2, "значение": ["33 %", "58 %"],
+                       "учеников": [3, 12], "q": ["0,010", "0,200"]})
+    df.attrs["labels"] = ["группа", "предмет"]
+    out = public_table(df)
+    assert out.loc[0, ["группа", "значение", "q"]].tolist() == ["5А", "", ""] and pd.isna(out.loc[0, "учеников"])
+    assert out.loc[1, ["значение", "учеников"]].tolist() == ["58 %", 12]
+    assert out["suppressed"].tolist() == ["< 5", ""]

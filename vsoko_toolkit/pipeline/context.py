@@ -46,7 +46,7 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
             if teacher.any():
                 out = out.copy()
                 out.loc[teacher, id_col] = ""
-    size_col = next((c for c in ("n", "n_numeric", "n_students") if c in out.columns), None)
+    size_col = next((c for c in ("n", "n_numeric", "n_students", "учеников") if c in out.columns), None)
     if size_col is not None:
         small = pd.to_numeric(out[size_col], errors="coerce").between(1, MIN_GROUP - 1)
         if small.any():
