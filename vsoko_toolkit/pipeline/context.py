@@ -58,6 +58,9 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
                 text = [c for c in out.columns if c not in labels and c not in num]
                 out = out.astype({c: "object" for c in text})
                 out.loc[small, text] = ""
+            sizes = pd.to_numeric(out[size_col], errors="coerce")
+            if (sizes.dropna() % 1 == 0).all():  # a count stays a count ("12", not "12.0") once NaNs appear
+                out[size_col] = sizes.round().astype("Int64")
             out["suppressed"] = small.map({True: f"< {MIN_GROUP}", False: ""})
     return out
 
