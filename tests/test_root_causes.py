@@ -156,3 +156,18 @@ def test_clustered_mean_interval_is_statsmodels_cluster_ols():
         assert m == pytest.approx(fit.params[0])
         assert hi - m == pytest.approx(stats.t.ppf(0.975, df) * se, rel=1e-9)
         assert p == pytest.approx(2 * stats.t.sf(abs(m) / se, df), rel=1e-9)
+
+
+def test_low_value_added_of_a_deflating_teacher_is_traced_to_marking(con):
+    """Value added is measured on journal marks: the planted deflating teacher (T0082, S04) shows low
+    "progress", and the cause check says the marks, not the teaching, are low."""
+    from vsoko_toolkit.analysis.value_added import value_added
+
+    b = next(x for x in TRUTH["marking_bias"] if x["direction"] == "deflated")
+    fs = [f.to_dict() for f in value_added(con, b["school_id"], 2025).findings if f.kind == "low_value_added"
+          and f.target_id == b["teacher_id"]]
+    assert fs, "the deflating teacher's low value added is the premise of this test"
+    rc = check_causes(con, b["school_id"], 2025, fs)
+    assert _verdicts(rc, fs[0]["id"]) == {"marking_deflated": "supported"}
+    rec = rc.updated[0]["recommendation"]
+    assert rec["addressee_id"] == b["teacher_id"] and "критерии оценивания" in rec["text"]

@@ -21,8 +21,9 @@ with the school's data, each against a stated comparison:
 ``attendance``  the target students missed more lessons than other schools' students of
                 the same grades, by at least 1 percentage point beyond noise.
 ``marking``     a marking offset (:mod:`.objectivity`) of the target's teachers: deflated
-                journal marks explain a low journal result; inflated journal marks hide a
-                problem that external results show.
+                journal marks explain a low journal result (and a low value added, which is
+                measured on journal marks); inflated journal marks hide a problem that
+                external results show.
 ``tasks``       task/skill deficits (:mod:`.tasks`) found in the target classes.
 ``moved``       (threshold peaks) works were moved up to the threshold: fewer scores in the three
                 points just below it than the school's own smooth score distribution predicts
@@ -85,8 +86,10 @@ CHECKS = {
     "result_anomaly": ("marking_inflated",),
     "inflated_marks": ("marking_inflated",),
     "climate_problem": ("climate_widespread",),
+    # value added is measured on journal marks: a teacher who marks low shows low "progress"
+    "low_value_added": ("marking_deflated",),
 }
-AREAS = ("results", "trends", "assessments", "objectivity")
+AREAS = ("results", "trends", "assessments", "objectivity", "factors")
 
 
 @dataclass(frozen=True)
