@@ -68,3 +68,13 @@ def sample_db_path(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("sample") / "sample.duckdb"
     ingest(Path(__file__).resolve().parents[1] / "data_samples" / "municipality", db)
     return db
+
+
+@pytest.fixture(scope="module")
+def sample_con(sample_db_path):
+    """A read-only connection to the shared sample warehouse, one per test module."""
+    import duckdb
+
+    con = duckdb.connect(str(sample_db_path), read_only=True)
+    yield con
+    con.close()

@@ -7,7 +7,6 @@ import math
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 
 from vsoko_toolkit.analysis.anomalies import bunching_test, score_anomalies
 from vsoko_toolkit.analysis.tasks import task_analysis
@@ -108,21 +107,14 @@ def test_false_deficit_rate_on_null_tasks():
     assert rate <= bound
 
 
-@pytest.fixture(scope="module")
-def sample_db(sample_db_path):
-    con = duckdb.connect(str(sample_db_path), read_only=True)
-    yield con
-    con.close()
-
-
-def test_planted_oge_pile_up_is_found_in_its_school(sample_db):
+def test_planted_oge_pile_up_is_found_in_its_school(sample_con):
     import json
     from pathlib import Path
 
     truth = json.loads(Path("data_samples/municipality/truth.json").read_text(encoding="utf-8"))["threshold_peak"]
     flagged = {}
     for s in ("S01", "S02", "S03", "S04"):
-        res = score_anomalies(sample_db, s, truth["year"])
+        res = score_anomalies(sample_con, s, truth["year"])
         flagged[s] = [(f.extra["work_kind"], f.subject) for f in res.findings]
         validate_document({"school_id": s, "year": truth["year"], "toolkit_version": "test",
                            "findings": [f.to_dict() for f in res.findings], "decision_evaluations": [],

@@ -8,7 +8,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
-import pytest
 
 from vsoko_toolkit.analysis.decisions import evaluate_decisions
 from vsoko_toolkit.findings import validate_document
@@ -64,13 +63,6 @@ def null_decision_warehouse(seed: int, n_schools: int = 4, n_classes: int = 2, c
 def _doc(res) -> dict:
     return {"school_id": res.school_id, "year": res.year, "toolkit_version": "test", "findings": [],
             "decision_evaluations": [e.to_dict() for e in res.evaluations], "skipped": []}
-
-
-@pytest.fixture(scope="module")
-def sample_con(sample_db_path):
-    con = duckdb.connect(str(sample_db_path), read_only=True)
-    yield con
-    con.close()
 
 
 def test_planted_decisions(sample_con):

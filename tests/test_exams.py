@@ -121,16 +121,9 @@ def test_medal_column_absent_is_skipped():
     assert empty.tidy().empty and empty.skipped[0].analysis == "exams"
 
 
-@pytest.fixture(scope="module")
-def sample_db(sample_db_path):
-    con = duckdb.connect(str(sample_db_path), read_only=True)
-    yield con
-    con.close()
-
-
-def test_sample_municipality(sample_db):
+def test_sample_municipality(sample_con):
     for s in ("S01", "S03"):
-        res = exam_results(sample_db, s, 2025)
+        res = exam_results(sample_con, s, 2025)
         t = res.tidy()
         print(f"\n{s}:", t[["kind", "subject", "n", "mean", "below", "verdict"]].round(2).to_string())
         validate_document({"school_id": s, "year": 2025, "toolkit_version": "test",
@@ -142,7 +135,7 @@ def test_sample_municipality(sample_db):
         assert oge["mean"].between(3, 40).all() and ege["mean"].between(20, 100).all()
         assert t["below"].between(0, 1).all() and (t["below_low"] <= t["below"]).all()
         assert ((t["q_mean"] >= t["p_mean"]) | t["p_mean"].isna()).all()
-    anom = score_anomalies(sample_db, "S01", 2025)
+    anom = score_anomalies(sample_con, "S01", 2025)
     assert anom.notes  # four schools: too few for the social-context regression
     assert anom.tidy()["context_p"].isna().all()
 

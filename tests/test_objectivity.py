@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pytest
 
@@ -21,17 +20,10 @@ def test_weighted_kappa_hand_values():
     assert np.isnan(weighted_kappa([], []))
 
 
-@pytest.fixture(scope="module")
-def sample(sample_db_path):
-    con = duckdb.connect(str(sample_db_path), read_only=True)
-    yield con
-    con.close()
-
-
-def test_planted_marking_bias_found_with_sign(sample):
+def test_planted_marking_bias_found_with_sign(sample_con):
     truth = json.loads(Path("data_samples/municipality/truth.json").read_text(encoding="utf-8"))["marking_bias"]
     for b in truth:
-        res = objectivity(sample, b["school_id"], 2025)
+        res = objectivity(sample_con, b["school_id"], 2025)
         validate_document({"school_id": b["school_id"], "year": 2025, "toolkit_version": "test",
                            "findings": [f.to_dict() for f in res.findings], "decision_evaluations": [],
                            "skipped": []})

@@ -162,18 +162,11 @@ def test_null_false_finding_rate_and_coverage():
     assert 0.90 <= cov <= 0.99
 
 
-@pytest.fixture(scope="module")
-def sample_db(sample_db_path):
-    con = duckdb.connect(str(sample_db_path), read_only=True)
-    yield con
-    con.close()
-
-
-def test_sample_municipality_recovers_planted_teachers(sample_db):
+def test_sample_municipality_recovers_planted_teachers(sample_con):
     truth = json.load(open("data_samples/municipality/truth.json", encoding="utf-8"))
     tables, flagged = [], []
     for sid in ("S01", "S02", "S03", "S04"):
-        va = value_added(sample_db, sid, YEAR)
+        va = value_added(sample_con, sid, YEAR)
         validate_document(_doc(va.findings))
         ax = va.plot()
         assert ax is not None

@@ -474,7 +474,7 @@ def _climate(d: _Data, f: dict, classes: list[str], subject: str, name: bool) ->
 def _climate_widespread(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
     from scipy import stats
 
-    rt, scale = (f.get("extra") or f).get("respondent_type"), (f.get("extra") or f).get("scale")
+    rt, scale = f.get("respondent_type"), f.get("scale")  # the finding's extra fields, flattened
     if not (d.has("surveys") and d.has("survey_items")) or not rt or not scale:
         return _Check("climate_widespread", "inconclusive", "Данных анкетирования для проверки нет.")
     if not has_column(d.con, "surveys", "class_id"):  # optional in the contract
