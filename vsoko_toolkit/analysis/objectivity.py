@@ -3,7 +3,9 @@
 Public entry point: :func:`objectivity`.
 
 1. **Lowered / confirmed / raised.** For every student who wrote a ВПР and has the last
-   journal mark in the subject (``assessments.journal_mark``), the ВПР mark is below
+   journal mark in the subject (``assessments.journal_mark`` where given; else the mark of the last
+   term that ended before the work, from ``period_marks`` — :mod:`vsoko_toolkit.warehouse.derive`;
+   the chapter states which), the ВПР mark is below
    (lowered), equal to (confirmed) or above (raised) the journal mark. Shares with
    Wilson intervals by class, teacher, subject and school, next to the other schools of
    the municipality in the same year (and a region share when
@@ -32,6 +34,8 @@ from scipy import stats
 from ..findings import Cause, Finding, Recommendation
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues, compare_proportions, wilson_interval
+from ..warehouse.derive import last_journal_mark_sql
+from ..warehouse.schema import has_column, has_table
 from .base import AnalysisResult
 
 ALPHA = 0.05
@@ -57,6 +61,8 @@ class ObjectivityResult(AnalysisResult):
 
     offsets: pd.DataFrame | None = None
     class_offsets: pd.DataFrame | None = None
+    #: where the school's journal marks of ``year`` came from: {"given": n, "term": n, "last_year": n}
+    journal_sources: dict | None = None
     school_id: str = ""
     year: int = 0
 
@@ -105,15 +111,30 @@ def weighted_kappa(a, b, categories=(1, 2, 3, 4, 5)) -> float:
     return float("nan") if den == 0 else float(1 - (w * obs).sum() / den)
 
 
-def _load(con, year: int, window: int) -> pd.DataFrame:
+def _load(con, year: int, window: int, term_ends: dict | None = None) -> pd.DataFrame:
+    """The municipality's ВПР works of ``year - window`` .. ``year`` with the journal mark each is compared
+    with: ``assessments.journal_mark`` where given, else derived from ``period_marks``
+    (:mod:`vsoko_toolkit.warehouse.derive`); ``jm_source`` says which (given / term / last_year)."""
+    given = "journal_mark" if has_column(con, "assessments", "journal_mark") else "NULL"
+    date = "date" if has_column(con, "assessments", "date") else "NULL::DATE AS date"
+    works = (f"(SELECT school_id, year, grade, class_id, subject, student_id, {date}, mark AS vpr_mark, "
+             f"CAST({given} AS INTEGER) AS given_mark FROM assessments "
+             f"WHERE kind = 'VPR' AND mark IS NOT NULL AND year BETWEEN {int(year) - window} AND {int(year)})")
+    if has_table(con, "period_marks") and has_column(con, "assessments", "date"):
+        works = f"({last_journal_mark_sql(works, term_ends)})"
+        derived, source = "w.derived_mark", "w.derived_source"
+    else:
+        derived, source = "NULL", "NULL"
     d = con.execute(
-        """SELECT a.school_id, a.year, a.grade, a.class_id, a.subject, a.student_id,
-                  a.mark AS vpr_mark, a.journal_mark, t.teacher_id
-             FROM assessments a
-             LEFT JOIN (SELECT class_id, subject, min(teacher_id) AS teacher_id FROM assignments GROUP BY ALL) t
-               ON t.class_id = a.class_id AND t.subject = a.subject
-            WHERE a.kind = 'VPR' AND a.mark IS NOT NULL AND a.journal_mark IS NOT NULL
-              AND a.year BETWEEN ? AND ?""", [int(year) - window, int(year)]).df()
+        f"""SELECT w.school_id, w.year, w.grade, w.class_id, w.subject, w.student_id, w.vpr_mark,
+                   coalesce(w.given_mark, {derived}) AS journal_mark,
+                   CASE WHEN w.given_mark IS NOT NULL THEN 'given' ELSE {source} END AS jm_source,
+                   t.teacher_id
+              FROM {works} w
+              LEFT JOIN (SELECT class_id, subject, min(teacher_id) AS teacher_id FROM assignments GROUP BY ALL) t
+                ON t.class_id = w.class_id AND t.subject = w.subject
+             WHERE coalesce(w.given_mark, {derived}) IS NOT NULL""").df()
+    d["journal_mark"] = d["journal_mark"].clip(lower=2)  # a journal 1 counts as 2, as in shares
     d["teacher_id"] = d["teacher_id"].fillna("—")
     d["cat"] = np.select([d["vpr_mark"] < d["journal_mark"], d["vpr_mark"] > d["journal_mark"]],
                          ["lowered", "raised"], "confirmed")
@@ -121,6 +142,21 @@ def _load(con, year: int, window: int) -> pd.DataFrame:
     ref = d.groupby(["subject", "grade", "vpr_mark"])["journal_mark"].transform("mean")
     d["offset"] = d["journal_mark"] - ref
     return d
+
+
+def _source_note(mine: pd.DataFrame) -> str | None:
+    """A Russian note when (some of) the school's journal marks were derived from term marks."""
+    counts = mine["jm_source"].value_counts()
+    derived = int(counts.get("term", 0) + counts.get("last_year", 0))
+    if derived == 0:
+        return None
+    last_year = int(counts.get("last_year", 0))
+    tail = (f"; для {last_year} из них четвертей этого года до работы не было, и взята годовая отметка прошлого "
+            "года" if last_year else "")
+    return (f"Журнальная отметка для сравнения с ВПР взята из отметок за четверть или полугодие для {derived} "
+            f"из {len(mine)} работ: это отметка за последний период, закончившийся до даты работы (для ВПР в "
+            f"апреле — за 3-ю четверть или 1-е полугодие){tail}. Колонки journal_mark в таблице assessments "
+            "для этих работ нет.")
 
 
 def _shares(g: pd.DataFrame, level: str, key: str | None) -> pd.DataFrame:
@@ -140,20 +176,23 @@ def objectivity(con, school_id: str, year: int, options: dict | None = None) -> 
 
     ``options``: ``alpha`` (0.05), ``min_offset`` (0.2 mark points: the smallest offset worth a
     finding), ``window`` (3 earlier years pooled into the offset model),
-    ``region_lowered`` ({subject: share lowered in the region}).
+    ``region_lowered`` ({subject: share lowered in the region}), ``term_ends`` ({period: (month, day)}:
+    the school calendar used to find the last term before a work when ``journal_mark`` is not given).
     """
     opts = options or {}
     alpha = float(opts.get("alpha", ALPHA))
     window = int(opts.get("window", WINDOW))
     min_offset = float(opts.get("min_offset", MIN_OFFSET))
-    d = _load(con, year, window)
+    d = _load(con, year, window, opts.get("term_ends"))
     cur = d[d["year"] == int(year)]
     mine = cur[cur["school_id"] == school_id]
     skipped: tuple = ()
     if mine.empty:
         from ..findings import Skipped
 
-        skipped = (Skipped("objectivity", f"нет результатов ВПР с журнальными отметками за {year} год"),)
+        skipped = (Skipped("objectivity", f"нет результатов ВПР за {year} год, которые можно сравнить с "
+                           "журнальной отметкой (нужны таблица assessments с колонкой mark для ВПР и отметки "
+                           "за четверти или полугодия в period_marks)"),)
         return ObjectivityResult(table=pd.DataFrame(columns=_COLUMNS), skipped=skipped,
                                  offsets=pd.DataFrame(), class_offsets=pd.DataFrame(), school_id=school_id,
                                  year=int(year))
@@ -162,6 +201,9 @@ def objectivity(con, school_id: str, year: int, options: dict | None = None) -> 
     table = pd.concat(parts, ignore_index=True)
     table = _with_intervals(table, cur[cur["school_id"] != school_id], opts.get("region_lowered") or {})
     offsets, class_offsets, notes = _offsets(d, school_id, int(year))
+    note = _source_note(mine)
+    if note:
+        notes = [note, *notes]
     findings: list[Finding] = []
     if len(offsets):
         offsets["q_value"] = bh_qvalues(offsets["p_value"].to_numpy(dtype=float))
@@ -170,8 +212,10 @@ def objectivity(con, school_id: str, year: int, options: dict | None = None) -> 
         findings = [_finding(r, school_id, int(year), len(offsets), table)
                     for r in offsets[offsets["flagged"]].itertuples()]
     findings += _class_findings(table, school_id, int(year), alpha)
+    sources = {k: int(v) for k, v in mine["jm_source"].value_counts().items()}
     return ObjectivityResult(table=table, findings=tuple(findings), skipped=skipped, notes=tuple(notes),
-                             offsets=offsets, class_offsets=class_offsets, school_id=school_id,
+                             offsets=offsets, class_offsets=class_offsets, journal_sources=sources,
+                             school_id=school_id,
                              year=int(year))
 
 

@@ -24,6 +24,27 @@ def objectivity(res) -> None:
         for k in ("vpr_n", "vpr_lowered", "vpr_lowered_ci", "vpr_raised", "vpr_muni_lowered", "vpr_kappa"):
             _glue(k, "—")
     _glue("n_marking", t.count(len(res.findings), "учитель", "учителя", "учителей"))
+    _glue("vpr_journal_source", journal_source_text(res.journal_sources or {}))
+
+
+def journal_source_text(sources: dict) -> str:
+    """Where the journal marks compared with ВПР came from, in a sentence (issue 14: the contract has no
+    ``journal_mark``; it is derived from term marks when absent)."""
+    n = sum(sources.values())
+    derived = sources.get("term", 0) + sources.get("last_year", 0)
+    if n == 0:
+        return "Журнальных отметок для сравнения с ВПР нет."
+    if derived == 0:
+        return "Журнальная отметка взята из выгрузки результатов ВПР (колонка journal_mark)."
+    how = ("отметка за последнюю четверть (полугодие), закончившуюся до даты работы (для ВПР в апреле — "
+           "за 3-ю четверть или 1-е полугодие)")
+    if sources.get("last_year"):
+        how += f"; для {t.fmt_int(sources['last_year'])} работ, написанных до конца первой четверти, — годовая " \
+               "отметка прошлого года"
+    if derived == n:
+        return f"Журнальной отметки в выгрузке ВПР нет, поэтому она взята из отметок за периоды: {how}."
+    return (f"Для {t.fmt_int(derived)} из {t.fmt_int(n)} работ журнальной отметки в выгрузке ВПР нет, и она взята "
+            f"из отметок за периоды: {how}.")
 
 
 def offsets_table(res) -> pd.DataFrame:
