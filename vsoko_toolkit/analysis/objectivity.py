@@ -34,7 +34,7 @@ from scipy import stats
 from ..findings import Cause, Finding, Recommendation
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues, compare_proportions, wilson_interval
-from ..warehouse.derive import last_journal_mark_sql
+from ..warehouse.derive import last_journal_mark_sql, mark_from_scale_sql
 from ..warehouse.schema import has_column, has_table
 from .base import AnalysisResult
 
@@ -115,11 +115,14 @@ def _load(con, year: int, window: int, term_ends: dict | None = None) -> pd.Data
     """The municipality's ВПР works of ``year - window`` .. ``year`` with the journal mark each is compared
     with: ``assessments.journal_mark`` where given, else derived from ``period_marks``
     (:mod:`vsoko_toolkit.warehouse.derive`); ``jm_source`` says which (given / term / last_year)."""
-    given = "journal_mark" if has_column(con, "assessments", "journal_mark") else "NULL"
-    date = "date" if has_column(con, "assessments", "date") else "NULL::DATE AS date"
-    works = (f"(SELECT school_id, year, grade, class_id, subject, student_id, {date}, mark AS vpr_mark, "
-             f"CAST({given} AS INTEGER) AS given_mark FROM assessments "
-             f"WHERE kind = 'VPR' AND mark IS NOT NULL AND year BETWEEN {int(year) - window} AND {int(year)})")
+    given = "a.journal_mark" if has_column(con, "assessments", "journal_mark") else "NULL"
+    date = "a.date" if has_column(con, "assessments", "date") else "NULL::DATE AS date"
+    vpr = "a.mark" if has_column(con, "assessments", "mark") else "NULL"
+    if has_table(con, "scales") and has_column(con, "assessments", "primary_score"):
+        vpr = f"coalesce({vpr}, {mark_from_scale_sql('a')})"  # the mark is optional: derive it from the scale
+    works = (f"(SELECT a.school_id, a.year, a.grade, a.class_id, a.subject, a.student_id, {date}, "
+             f"CAST({vpr} AS INTEGER) AS vpr_mark, CAST({given} AS INTEGER) AS given_mark FROM assessments a "
+             f"WHERE a.kind = 'VPR' AND {vpr} IS NOT NULL AND a.year BETWEEN {int(year) - window} AND {int(year)})")
     if has_table(con, "period_marks") and has_column(con, "assessments", "date"):
         works = f"({last_journal_mark_sql(works, term_ends)})"
         derived, source = "w.derived_mark", "w.derived_source"

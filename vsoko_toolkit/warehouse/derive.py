@@ -68,3 +68,17 @@ def last_journal_mark_sql(works: str, term_ends: dict[str, tuple[int, int]] | No
           LEFT JOIN _in_year i ON i._wid = _w._wid
           LEFT JOIN _last_year ly ON ly.student_id = _w.student_id AND ly.subject = _w.subject
                                  AND ly.year = _w.year"""
+
+
+def mark_from_scale_sql(alias: str = "a") -> str:
+    """SQL expression: the mark a work's primary score earns by ``scales`` (the highest mark whose
+    ``min_primary`` the score reaches; 2 below the mark-3 threshold; NULL when the work has no scale).
+
+    ``alias`` names an assessments row with ``kind``, ``subject``, ``grade``, ``year``, ``primary_score``.
+    Used where ``assessments.mark`` (optional in the contract) is empty.
+    """
+    return f"""(SELECT CASE WHEN count(*) = 0 THEN NULL
+                        ELSE coalesce(max(CASE WHEN {alias}.primary_score >= s.min_primary THEN s.mark END), 2) END
+                  FROM scales s
+                 WHERE s.kind = {alias}.kind AND s.subject = {alias}.subject AND s.grade = {alias}.grade
+                   AND s.year = {alias}.year)"""
