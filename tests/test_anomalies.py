@@ -63,31 +63,56 @@ def test_false_peak_rate_on_null_scores():
     assert rate <= bound
 
 
-def null_items_con(seed: int, n_classes: int = 3, n: int = 22) -> duckdb.DuckDBPyConnection:
-    """Per-task scores of a null school: class levels differ, tasks have benchmark rates, no deficit."""
+GH_X, GH_W = np.polynomial.hermite_e.hermegauss(41)
+GH_W = GH_W / GH_W.sum()
+
+
+def null_items_con(seed: int, n_classes: int = 3, n: int = 22, deficit: tuple | None = None, region: bool = True,
+                   other_schools: int = 0) -> duckdb.DuckDBPyConnection:
+    """Per-task scores of one work (14 tasks, 7 skills of two tasks) in a school's classes, with no deficit.
+
+    A 2PL model, as in real works and the sample generator (tasks differ in discrimination, so the Rasch model of
+    the analysis does not fit exactly): ``P = expit(a_j (theta - b_j))``, scores Binomial(max_j, P); the school
+    and its classes differ in level; the benchmarks (``region_pct`` = ``russia_pct``) are the population averages
+    of the tasks (theta ~ N(0, 1.05²)), not the logits the analysis assumes. ``deficit = (classes, size)``: the two
+    tasks of skill 0 are one-point tasks of middle difficulty, and in those classes of S01 each of their points is
+    removed with the probability that lowers the class's success on them by ``size``. ``region=False`` leaves
+    the benchmarks out; ``other_schools`` adds schools S02… writing the same work (a municipal benchmark).
+    """
     rng = np.random.default_rng(seed)
     n_tasks = 14
     max_score = rng.choice([1, 1, 1, 2], size=n_tasks)
-    bench = rng.uniform(0.35, 0.85, size=n_tasks)
-    skills = [f"умение {i // 2}" for i in range(n_tasks)]
-    specs = pd.DataFrame({"kind": "VPR", "subject": "Математика", "grade": 6, "year": 2025,
-                          "task": [str(i + 1) for i in range(n_tasks)], "max_score": max_score.astype(float),
-                          "skill": skills, "region_pct": 100 * bench, "russia_pct": 100 * bench})
-    rows = []
-    lb = np.log(bench / (1 - bench))
-    for c in range(n_classes):
-        cls = f"S01-2025-6{'АБВГ'[c]}"
-        shift = rng.normal(0, 0.3)
-        ability = rng.normal(shift, 0.8, size=n)
-        p = 1 / (1 + np.exp(-(lb[None, :] + ability[:, None])))
-        sc = rng.binomial(np.broadcast_to(max_score, p.shape), p)
-        for i in range(n):
-            rows.append(pd.DataFrame({"student_id": f"{cls}-{i}", "kind": "VPR", "subject": "Математика",
-                                      "year": 2025, "task": specs["task"], "score": sc[i].astype(float),
-                                      "school_id": "S01", "class_id": cls, "grade": 6}))
+    a = 1.7 * rng.uniform(0.7, 1.3, size=n_tasks)
+    b = rng.uniform(-1.3, 1.3, size=n_tasks)
+    if deficit is not None:
+        max_score[:2] = 1
+        b[:2] = rng.uniform(-0.8, 0.0, size=2)
+    bench = (1 / (1 + np.exp(-a[:, None] * (1.05 * GH_X[None, :] - b[:, None])))) @ GH_W
+    tasks = [str(i + 1) for i in range(n_tasks)]
+    specs = pd.DataFrame({"kind": "VPR", "subject": "Математика", "grade": 6, "year": 2025, "task": tasks,
+                          "max_score": max_score.astype(float), "skill": [f"умение {i // 2}" for i in range(n_tasks)]})
+    if region:
+        specs["region_pct"] = np.round(100 * bench, 1)
+        specs["russia_pct"] = np.round(100 * bench, 1)
+    rows, classes = [], []
+    for s in range(1 + other_schools):
+        sid, level = f"S{s + 1:02d}", rng.normal(0, 0.3)
+        for c in range(n_classes):
+            cls = f"{sid}-2025-6{'АБВГ'[c]}"
+            classes.append((cls, sid))
+            theta = rng.normal(level + rng.normal(0, 0.3), 1.0, size=n)
+            p = 1 / (1 + np.exp(-a[None, :] * (theta[:, None] - b[None, :])))
+            sc = rng.binomial(np.broadcast_to(max_score, p.shape), p)
+            if deficit is not None and s == 0 and c in deficit[0]:
+                share = sc[:, :2].sum() / (2 * n)
+                sc[:, :2] = rng.binomial(sc[:, :2], 1 - min(deficit[1] / max(share, 1e-9), 1.0))
+            rows.append(pd.DataFrame({"student_id": np.repeat([f"{cls}-{i}" for i in range(n)], n_tasks),
+                                      "kind": "VPR", "subject": "Математика", "year": 2025,
+                                      "task": np.tile(tasks, n), "score": sc.ravel().astype(float),
+                                      "school_id": sid, "class_id": cls, "grade": 6}))
     items = pd.concat(rows)  # noqa: F841 - read by DuckDB by name
-    asg = pd.DataFrame({"teacher_id": "T1", "class_id": [f"S01-2025-6{'АБВГ'[c]}" for c in range(n_classes)],  # noqa: F841
-                        "subject": "Математика", "school_id": "S01", "year": 2025})
+    asg = pd.DataFrame({"teacher_id": [f"T{k}" for k in range(len(classes))], "class_id": [c for c, _ in classes],  # noqa: F841
+                        "subject": "Математика", "school_id": [s for _, s in classes], "year": 2025})
     con = duckdb.connect()
     con.execute("CREATE TABLE assessment_items AS SELECT * FROM items")
     con.execute("CREATE TABLE assessment_specs AS SELECT * FROM specs")
@@ -96,15 +121,27 @@ def null_items_con(seed: int, n_classes: int = 3, n: int = 22) -> duckdb.DuckDBP
 
 
 def test_false_deficit_rate_on_null_tasks():
+    """No deficit anywhere: the share of runs with any task_deficit (grade or class) stays within q = 0.05, with
+    the region benchmark (200 runs: three classes, 2PL tasks) and with the municipal one (100 runs)."""
+    bound = LEVEL + 2 * math.sqrt(LEVEL * (1 - LEVEL) / N_SIM)
     hits = 0
     for seed in range(N_SIM):
         con = null_items_con(seed)
         hits += int(bool(task_analysis(con, "S01", 2025).findings))
         con.close()
     rate = hits / N_SIM
-    bound = LEVEL + 2 * math.sqrt(LEVEL * (1 - LEVEL) / N_SIM)
     print(f"\nnull task scores: {hits}/{N_SIM} runs with a task_deficit finding = {rate:.3f} (bound {bound:.3f})")
     assert rate <= bound
+    n_muni, muni = N_SIM // 2, 0
+    for seed in range(n_muni):
+        con = null_items_con(10_000 + seed, region=False, other_schools=3)
+        res = task_analysis(con, "S01", 2025)
+        assert res.skills["bench_source"].eq("municipality").all()
+        muni += int(bool(res.findings))
+        con.close()
+    bound_m = LEVEL + 2 * math.sqrt(LEVEL * (1 - LEVEL) / n_muni)
+    print(f"null, municipal benchmark: {muni}/{n_muni} runs with a finding = {muni / n_muni:.3f} (bound {bound_m:.3f})")
+    assert muni / n_muni <= bound_m
 
 
 def test_planted_oge_pile_up_is_found_in_its_school(sample_con):

@@ -39,6 +39,14 @@ cohort (their mean year mark of the previous year, against last year's participa
 Welch test at 5 %); an explained jump stays in the table with its explanation (``jump_explained``).
 
 Both checks' p-values form one Benjamini–Hochberg family (separate from the bunching family).
+
+**Optional data (fall-backs).** Without a ``scales`` row for a work, its mark-3 threshold is inferred
+from the municipality's own (primary score, mark) pairs of that year (``assessments.mark``): the lowest
+primary score that earned a «3» or better, provided no «2» has a score that high (the marks follow one
+scale); without either the bunching test is not made for that work and a note names the data. ЕГЭ is
+compared on the test score where the work has test scores in the warehouse, otherwise on the primary
+score. Without ``schools.social_index`` the comparison with similar schools is not made (a note says so).
+Without ``assessments`` rows of the school the analysis is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -49,12 +57,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..findings import Cause, Finding, Recommendation
+from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues, binom_test, compare_means
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import has_table as _has_table
-from .base import AnalysisResult
+from .base import AnalysisResult, empty_plot
 
 ALPHA = 0.05
 MIN_AT = 3
@@ -96,6 +104,8 @@ class AnomalyResult(AnalysisResult):
         """Histogram of primary scores of ``work`` with the mark thresholds and the smooth expectation."""
         import matplotlib.pyplot as plt
 
+        if work is None and self.table.empty:  # nothing to draw: say so instead of failing the chapter
+            return empty_plot(ax, "Результатов внешних оценочных процедур нет — распределение баллов не построено.")
         if work is None:
             work = self.focus_work()
         s = self.scores
@@ -157,22 +167,47 @@ def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
     return out
 
 
-def _score_sql(con) -> str:
-    """The score a work is compared on: ЕГЭ on its 100-point test score when the optional column is
-    there, everything else (and ЕГЭ without test scores) on the primary score."""
-    ege = "test_score" if _has_column(con, "assessments", "test_score") else "primary_score"
-    return f"CASE WHEN kind = 'EGE' THEN {ege} ELSE primary_score END"
+def _scored(con) -> str:
+    """``assessments`` with the score a work is compared on: ЕГЭ on its 100-point test score when that
+    work (kind, subject, year) has test scores in the warehouse, everything else (and ЕГЭ without test
+    scores — the optional column absent or empty) on the primary score."""
+    if not _has_column(con, "assessments", "test_score"):
+        return "(SELECT *, primary_score AS score FROM assessments)"
+    return """(SELECT * EXCLUDE (has_test), CASE WHEN kind = 'EGE' AND has_test THEN test_score ELSE primary_score
+                      END AS score
+                 FROM (SELECT *, count(test_score) OVER (PARTITION BY kind, subject, year) > 0 AS has_test
+                         FROM assessments))"""
+
+
+def inferred_thresholds(con, year: int) -> pd.DataFrame:
+    """Mark-3 thresholds inferred from the municipality's (primary score, mark) pairs of ``year``: per work,
+    the lowest primary score with a mark of 3 or more, kept only when every «2» scored below it."""
+    cols = ["kind", "subject", "grade", "year", "min_primary"]
+    if not _has_column(con, "assessments", "mark"):
+        return pd.DataFrame(columns=cols)
+    d = con.execute(
+        """SELECT kind, subject, grade, year, min(primary_score) FILTER (WHERE mark >= 3) AS min_primary,
+                  max(primary_score) FILTER (WHERE mark <= 2) AS max_fail
+             FROM assessments WHERE year = ? AND mark IS NOT NULL AND primary_score IS NOT NULL GROUP BY ALL""",
+        [int(year)]).df()
+    d = d[d["min_primary"].notna() & d["max_fail"].notna() & (d["max_fail"] < d["min_primary"])]
+    return d[cols].reset_index(drop=True)
 
 
 def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    score = _score_sql(con)
     scores = con.execute(
-        f"""SELECT kind, subject, grade, year, primary_score, {score} AS score FROM assessments
-             WHERE school_id = ? AND year IN (?, ?) AND {score} IS NOT NULL""",
+        f"""SELECT kind, subject, grade, year, primary_score, score FROM {_scored(con)}
+             WHERE school_id = ? AND year IN (?, ?) AND score IS NOT NULL""",
         [school_id, int(year), int(year) - 1]).df()
     scales = con.execute("SELECT kind, subject, grade, year, min_primary FROM scales WHERE mark = 3 AND year = ?",
-                         [int(year)]).df()
-    return scores, scales
+                         [int(year)]).df() if _has_table(con, "scales") else \
+        pd.DataFrame(columns=["kind", "subject", "grade", "year", "min_primary"])
+    scales["source"] = "scales"
+    inferred = inferred_thresholds(con, year).assign(source="marks")
+    keys = ["kind", "subject", "grade"]
+    known = set(map(tuple, scales[keys].to_numpy()))
+    inferred = inferred[[tuple(k) not in known for k in inferred[keys].to_numpy()]]
+    return scores, pd.concat([scales, inferred], ignore_index=True) if len(inferred) else scales
 
 
 def score_anomalies(con, school_id: str, year: int, options: dict | None = None) -> AnomalyResult:
@@ -184,13 +219,21 @@ def score_anomalies(con, school_id: str, year: int, options: dict | None = None)
     opts = options or {}
     alpha = float(opts.get("alpha", ALPHA))
     kinds = tuple(opts.get("kinds", ("OGE", "VPR", "EGE")))
+    if not _has_table(con, "assessments"):
+        return _skip(school_id, year, "нет таблицы assessments (результаты ВПР, ОГЭ, ЕГЭ)")
     scores, scales = _load(con, school_id, year)
     scores = scores[scores["kind"].isin(kinds)]
     cur = scores[scores["year"] == int(year)]
     prev = scores[scores["year"] == int(year) - 1]
-    rows = []
+    if cur.empty:
+        return _skip(school_id, year, f"в таблице assessments нет результатов ВПР, ОГЭ или ЕГЭ школы за "
+                                      f"{ph.academic_year(int(year))} учебный год")
+    rows, unscaled, inferred = [], [], []
     for (kind, subject, grade), g in cur.groupby(["kind", "subject", "grade"]):
         sc = scales[(scales["kind"] == kind) & (scales["subject"] == subject) & (scales["grade"] == grade)]
+        if kind != "EGE" and len(g) >= MIN_N:
+            (inferred if len(sc) and sc["source"].iloc[0] == "marks" else unscaled if not len(sc) else []).append(
+                f"{KIND_RU.get(kind, kind)} «{subject}» ({int(grade)} кл.)")
         p = prev[(prev["kind"] == kind) & (prev["subject"] == subject) & (prev["grade"] == grade)]["score"]
         row = {"kind": kind, "subject": subject, "grade": int(grade), "n": len(g),
                "threshold": float(sc["min_primary"].iloc[0]) if len(sc) else np.nan,
@@ -208,15 +251,37 @@ def score_anomalies(con, school_id: str, year: int, options: dict | None = None)
     findings = [_finding(r, school_id, int(year), int(table["p_value"].notna().sum()))
                 for r in table[table["flagged"].fillna(False).astype(bool)].itertuples()]
     notes: list[str] = []
+    if inferred:
+        notes.append(f"Для {_works(inferred)} в таблице scales нет шкалы перевода баллов в отметки: граница «3» "
+                     "определена по самим результатам муниципалитета — наименьший первичный балл, за который "
+                     "поставлена «3», при условии, что ни одна «2» не получена с таким баллом.")
+    skipped: list[Skipped] = []
+    if unscaled:
+        notes.append(f"Проверка скопления баллов у границы «3» не проводилась для {_works(unscaled)}: для неё "
+                     "нужна таблица scales (шкала перевода первичных баллов в отметки) или колонка mark в "
+                     "таблице assessments, по которой границу можно восстановить.")
+        skipped.append(Skipped("score_anomalies_threshold", notes[-1]))
     if len(table):
-        table, more, notes = municipal_checks(con, table, school_id, int(year), alpha,
+        table, more, more_notes = municipal_checks(con, table, school_id, int(year), alpha,
                                               int(opts.get("min_schools", MIN_SCHOOLS)),
                                               float(opts.get("min_jump_sd", MIN_JUMP_SD)))
         findings += more
-    return AnomalyResult(table=table, findings=tuple(findings), notes=tuple(notes),
+        notes += more_notes
+        skipped += [Skipped("score_anomalies_context", n) for n in more_notes if "social_index" in n]
+    return AnomalyResult(table=table, findings=tuple(findings), notes=tuple(notes), skipped=tuple(skipped),
                          scores=cur[["kind", "subject", "grade", "primary_score"]], school_id=school_id,
                          year=int(year))
 
+
+
+def _works(names: list[str]) -> str:
+    return f"{len(names)} работ ({', '.join(names[:5])}{' и др.' if len(names) > 5 else ''})"
+
+
+def _skip(school_id: str, year: int, reason: str) -> AnomalyResult:
+    return AnomalyResult(table=pd.DataFrame(columns=COLUMNS), skipped=(Skipped("score_anomalies", reason),),
+                         scores=pd.DataFrame(columns=["kind", "subject", "grade", "primary_score"]),
+                         school_id=school_id, year=int(year))
 
 
 def _school_means(con, school_id: str, year: int, kinds) -> pd.DataFrame:
@@ -226,8 +291,7 @@ def _school_means(con, school_id: str, year: int, kinds) -> pd.DataFrame:
     d = con.execute(
         f"""SELECT school_id, year, kind, subject, grade, class_id, count(*) AS n, avg(score) AS mean,
                    stddev_samp(score) AS sd
-              FROM (SELECT *, {_score_sql(con)} AS score
-                      FROM assessments) a
+              FROM {_scored(con)} a
              WHERE year IN (?, ?) AND kind IN ({marks}) AND score IS NOT NULL GROUP BY ALL""",
         [int(year), int(year) - 1, *kinds]).df()
     d["social_index"] = np.nan
@@ -460,7 +524,10 @@ def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha:
     findings = [_context_finding(r, school_id, year, m) for r in table[table["context_flagged"]].itertuples()]
     findings += [_jump_finding(r, school_id, year, m) for r in table[table["jump_flagged"]].itertuples()]
     notes = []
-    if short:
+    if short and not w["social_index"].notna().any():
+        notes.append("Сравнение с результатами школ со схожими социальными условиями не проводилось: в таблице "
+                     "schools не заполнен социальный индекс школ (колонка social_index).")
+    elif short:
         notes.append(f"Сравнение с результатами школ со схожими социальными условиями не проводилось для "
                      f"{len(short)} из {len(table)} работ ({', '.join(short[:5])}{' и др.' if len(short) > 5 else ''}): "
                      f"нужно не меньше {min_schools} школ муниципалитета с индексом социальных условий и хотя бы "

@@ -30,3 +30,15 @@ class AnalysisResult:
 
     def _repr_html_(self) -> str:
         return self.table.to_html(index=False, na_rep="—", float_format=lambda x: f"{x:.2f}")
+
+
+def empty_plot(ax, message: str):
+    """Draw ``message`` (Russian) instead of a figure when an analysis had no data, so a chapter says why
+    the figure is missing instead of failing."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 1.2))
+    ax.axis("off")
+    ax.text(0.5, 0.5, message, ha="center", va="center", fontsize=9, wrap=True)
+    return ax

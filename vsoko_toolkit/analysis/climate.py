@@ -21,7 +21,9 @@ Comparisons
     anonymous, so years and groups are independent samples): the school against
     the other schools of the municipality per scale × respondent type; the
     school this year against the school last year; each class against the other
-    student respondents of the school (student surveys with ``class_id``).
+    student respondents of the school (student surveys with ``class_id``; without it the class
+    comparisons and the class link to results are not made and a note says so; answers without
+    ``survey_items`` are skipped with that reason).
     Groups under ``min_n`` (5) respondents are neither shown nor tested. All
     comparisons of a run form one Benjamini–Hochberg family; a
     ``climate_problem`` finding (``climate_strength`` for the other sign) is
@@ -47,6 +49,7 @@ from scipy import stats
 from ..findings import Finding, Recommendation, Skipped
 from ..report import glue_context as wording
 from ..stats.intervals import bh_qvalues, compare_means, mean_interval
+from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import has_table as _has_table
 from .base import AnalysisResult
 
@@ -216,11 +219,25 @@ def _answers(con, year: int) -> pd.DataFrame:
             "reverse"]
     if not (_has_table(con, "surveys") and _has_table(con, "survey_items")):
         return pd.DataFrame(columns=cols)
+    cls = "s.class_id" if _has_column(con, "surveys", "class_id") else "NULL::VARCHAR AS class_id"
     return con.execute(
-        """SELECT s.school_id, s.year, s.respondent_type, s.respondent_id, s.class_id, s.item_id, s.response,
-                  i.scale, i.reverse
-             FROM surveys s JOIN survey_items i USING (item_id) WHERE s.year IN (?, ?)""",
+        f"""SELECT s.school_id, s.year, s.respondent_type, s.respondent_id, {cls}, s.item_id, s.response,
+                   i.scale, i.reverse
+              FROM surveys s JOIN survey_items i USING (item_id) WHERE s.year IN (?, ?)""",
         [int(year), int(year) - 1]).df()[cols]
+
+
+def _skip_reason(con, school_id: str, year: int) -> str | None:
+    """Why the school's surveys of ``year`` cannot be scored, when the answers are there but the items are
+    not (``None`` otherwise: the chapter's usual wording, no survey data, applies)."""
+    if not _has_table(con, "surveys"):
+        return None
+    n = con.execute("SELECT count(*) FROM surveys WHERE school_id = ? AND year = ?", [school_id, int(year)]) \
+        .fetchone()[0]
+    if n and not (_has_table(con, "survey_items") and con.execute("SELECT count(*) FROM survey_items").fetchone()[0]):
+        return ("Ответы анкет (таблица surveys) есть, но нет описания вопросов (таблица survey_items: шкала и "
+                "обратные пункты) — без него ответы нельзя сложить в шкалы, анализ климата не выполнен.")
+    return None
 
 
 def _summary(g: pd.DataFrame) -> dict:
@@ -315,7 +332,7 @@ def climate(con, school_id: str, year: int, *, min_answered: float = MIN_ANSWERE
     year = int(year)
     answers = _answers(con, year)
     if not ((answers["school_id"] == school_id) & (answers["year"] == year)).any():
-        return _empty(school_id, year, wording.climate_skip_reason(year), opts)
+        return _empty(school_id, year, _skip_reason(con, school_id, year) or wording.climate_skip_reason(year), opts)
     scores = scale_scores(answers, min_answered)
     rel = _reliability(answers, school_id, year, min_n, min_alpha)
     cur = scores[scores["year"] == year]
@@ -357,8 +374,16 @@ def climate(con, school_id: str, year: int, *, min_answered: float = MIN_ANSWERE
     if len(unreliable):
         notes.append(wording.climate_unreliable_note(unreliable, min_alpha))
     links = _links(con, scores, school_id, year, min_n)
+    st = mine[mine["respondent_type"] == "student"]
+    if len(st) and st["class_id"].isna().all():
+        notes.append("В анкетах учеников не указан класс (колонка class_id в таблице surveys): сравнение классов "
+                     "между собой и связь климата класса с его отметками не проводятся; школа сравнивается "
+                     "с другими школами муниципалитета и со своим прошлым годом.")
+        skipped = (Skipped("climate_classes", notes[-1]),)
+    else:
+        skipped = ()
     findings = _findings(table, rel, school_id, year)
-    return ClimateResult(table=table.reset_index(drop=True), findings=findings, notes=tuple(notes),
+    return ClimateResult(table=table.reset_index(drop=True), findings=findings, notes=tuple(notes), skipped=skipped,
                          means=pd.DataFrame(means, columns=MEAN_COLUMNS), reliability=rel, links=links,
                          scores=cur.reset_index(drop=True), options=opts, school_id=school_id, year=year)
 

@@ -28,6 +28,13 @@ Teaching load
     give ``staffing_gap`` findings and overloads ``teacher_overload`` findings
     (area ``conditions``); both are facts of the data, not estimates, so they
     carry no p-value.
+
+Optional data (fall-backs)
+    A staff dimension whose optional column is empty for every teacher of the school (``age``,
+    ``higher_pedagogical``, ``pd_hours_3y``) is left out of the staff table and a note names the
+    column; without ``assignments.hours_per_week`` overload is not assessed (vacancies still are, from
+    the period marks) and a note says so; without ``students.special_needs`` the ОВЗ count is not
+    shown (NaN) and a note says so.
 """
 
 from __future__ import annotations
@@ -37,9 +44,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..findings import Finding, Recommendation
+from ..findings import Finding, Recommendation, Skipped
 from ..report import glue_context as wording
 from ..stats.intervals import bh_qvalues, compare_proportions, wilson_interval
+from ..warehouse.schema import has_column, select_optional
 from .base import AnalysisResult
 
 LEVELS = {"1–4 классы": (1, 4), "5–9 классы": (5, 9), "10–11 классы": (10, 11)}
@@ -47,6 +55,10 @@ CATEGORY_RU = {"highest": "высшая", "first": "первая", "conformity":
 EXPERIENCE_BANDS = ((0, 5, "стаж до 5 лет"), (5, 10, "стаж 5–9 лет"), (10, 20, "стаж 10–19 лет"),
                     (20, 30, "стаж 20–29 лет"), (30, 200, "стаж 30 лет и более"))
 AGE_BANDS = ((0, 30, "моложе 30 лет"), (30, 45, "30–44 года"), (45, 55, "45–54 года"), (55, 200, "55 лет и старше"))
+#: optional teacher columns -> what is not shown without them (Russian)
+OPTIONAL_STAFF = {"age": "возраст (колонка age)",
+                  "higher_pedagogical": "высшее педагогическое образование (колонка higher_pedagogical)",
+                  "pd_hours_3y": "часы повышения квалификации за 3 года (колонка pd_hours_3y)"}
 DIMENSIONS = {"category": "квалификационная категория", "experience": "педагогический стаж", "age": "возраст",
               "education": "образование", "pd": "повышение квалификации"}
 PD_MIN_HOURS = 36
@@ -134,22 +146,26 @@ class ContextResult(AnalysisResult):
 
 def _contingent(con, school_id: str, year: int) -> pd.DataFrame:
     cases = " ".join(f"WHEN c.grade BETWEEN {lo} AND {hi} THEN '{name}'" for name, (lo, hi) in LEVELS.items())
+    sn = "s.special_needs" if has_column(con, "students", "special_needs") else "NULL::BOOLEAN"
     cont = con.execute(
         f"""SELECT c.year, CASE {cases} END AS level, count(DISTINCT c.class_id) AS classes,
                    count(DISTINCT e.student_id) AS students,
-                   count(DISTINCT CASE WHEN s.special_needs THEN e.student_id END) AS special_needs
+                   count(DISTINCT CASE WHEN {sn} THEN e.student_id END) AS special_needs,
+                   count({sn}) AS special_needs_known
               FROM classes c LEFT JOIN enrollments e USING (class_id) LEFT JOIN students s USING (student_id)
              WHERE c.school_id = ? AND c.year <= ? GROUP BY ALL ORDER BY c.year, level""", [school_id, year]).df()
     cont["mean_class_size"] = (cont["students"] / cont["classes"]).round(1)
-    return cont
+    if not cont["special_needs_known"].any():  # the optional column is empty: unknown, not zero
+        cont["special_needs"] = np.nan
+    return cont.drop(columns="special_needs_known")
 
 
 def _teachers(con, year: int) -> pd.DataFrame:
     """Teachers with an assignment in ``year``, with the school they teach in that year (all schools)."""
+    cols = select_optional(con, "teachers", ("higher_pedagogical", "age", "pd_hours_3y"))
     return con.execute(
-        """SELECT DISTINCT a.school_id AS working_school, t.teacher_id, t.category, t.experience_years,
-                  t.higher_pedagogical, t.age, t.pd_hours_3y
-             FROM teachers t JOIN assignments a USING (teacher_id) WHERE a.year = ?""", [int(year)]).df()
+        f"""SELECT DISTINCT a.school_id AS working_school, t.teacher_id, t.category, t.experience_years, {cols}
+              FROM teachers t JOIN assignments a USING (teacher_id) WHERE a.year = ?""", [int(year)]).df()
 
 
 def _bands(x: pd.Series, bands) -> pd.Series:
@@ -284,18 +300,31 @@ def school_context(con, school_id: str, year: int, *, pd_min_hours: float = PD_M
         "share_young": float((teachers["experience_years"] < 5).mean()) if n else float("nan"),
     }
     staffing = staffing_shares(everyone, school_id, pd_min_hours)
-    assign = con.execute("""SELECT teacher_id, class_id, subject, hours_per_week FROM assignments
-                             WHERE school_id = ? AND year = ?""", [school_id, int(year)]).df()
+    assign = con.execute(f"""SELECT teacher_id, class_id, subject,
+                                    {select_optional(con, "assignments", ("hours_per_week",))} FROM assignments
+                              WHERE school_id = ? AND year = ?""", [school_id, int(year)]).df()
     taught = con.execute("""SELECT DISTINCT class_id, subject FROM period_marks WHERE school_id = ? AND year = ?""",
                          [school_id, int(year)]).df()
     load, tl = teaching_load(assign, taught, rate_hours, overload_rates)
-    notes = []
-    if len(assign) and assign["hours_per_week"].isna().any():
+    notes, skipped = [], []
+    empty = [ru for col, ru in OPTIONAL_STAFF.items() if n and teachers[col].isna().all()]
+    if empty:
+        notes.append(f"В таблице teachers не заполнены сведения: {'; '.join(empty)} — эти разрезы кадрового "
+                     "состава не показаны.")
+    if len(cont) and cont["special_needs"].isna().all():
+        notes.append("В таблице students не заполнена колонка special_needs (ОВЗ): число учеников с ОВЗ не "
+                     "показано.")
+    if len(assign) and assign["hours_per_week"].isna().all():
+        notes.append("Часы нагрузки (колонка hours_per_week в таблице assignments) не указаны: перегрузка "
+                     "учителей не оценивается; нагрузка показана числом классов и предметов, вакансии выявлены "
+                     "по четвертным и годовым отметкам.")
+        skipped.append(Skipped("context_overload", notes[-1]))
+    elif len(assign) and assign["hours_per_week"].isna().any():
         notes.append("Часы нагрузки (hours_per_week) указаны не для всех назначений: перегрузка оценена только "
                      "для учителей, у которых известны часы по всем классам.")
     opts = {"pd_min_hours": pd_min_hours, "rate_hours": rate_hours, "overload_rates": overload_rates}
     findings = _findings(load, tl, school_id, year, opts)
-    return ContextResult(table=cont, findings=findings, notes=tuple(notes), staff=staff, staff_summary=summary,
+    return ContextResult(table=cont, findings=findings, notes=tuple(notes), skipped=tuple(skipped), staff=staff, staff_summary=summary,
                          staffing=staffing, load=load, teacher_load=tl, options=opts, school_id=school_id, year=year)
 
 

@@ -24,6 +24,13 @@ Terms are placed in time by the usual school calendar (quarters end 31 Oct, 31 D
 31 Mar, 31 May; semesters 31 Dec, 31 May); a term belongs to the post period when its
 middle is on or after the decision's date, to the pre period when it ended by the date.
 The post window ends at the decision's deadline (else the end of its academic year).
+
+Optional columns of the register (fall-backs): without ``baseline`` the baseline is computed — the metric
+of the target classes pooled over the pre-decision terms — and the explanation says so; without
+``target_value`` the improvement direction is "up" and reaching the target is not judged; without
+``deadline`` the post window ends with the academic year; without ``subject`` the metric is over all
+subjects; without ``target_ids`` only school-wide decisions can be evaluated (the others get
+``insufficient_data`` naming the missing ids).
 """
 
 from __future__ import annotations
@@ -142,6 +149,9 @@ def _units(con, d: dict, units_year: int) -> tuple[list[str], list[str], str]:
     """Target and candidate comparison classes of ``units_year``; a reason when impossible."""
     school, ttype = d["school_id"], (d["target_type"] or "").strip()
     ids = [x.strip() for x in str(d["target_ids"] or "").split(";") if x.strip()]
+    if ttype in ("class", "grade") and not ids:
+        what = "классов" if ttype == "class" else "параллелей"
+        return [], [], f"в решении не указаны коды целевых {what} (колонка target_ids реестра decisions)"
     cl = con.execute("SELECT class_id, school_id, grade FROM classes WHERE year = ?", [units_year]).df()
     own = cl[cl["school_id"] == school]
     if ttype == "class":
@@ -155,7 +165,7 @@ def _units(con, d: dict, units_year: int) -> tuple[list[str], list[str], str]:
         target = own["class_id"].tolist()
     elif ttype == "teacher":
         if not ids:
-            return [], [], "в решении для учителя не указан код учителя"
+            return [], [], "в решении для учителя не указан код учителя (колонка target_ids реестра decisions)"
         subj = " AND subject = ?" if d["subject"] else ""
         a = con.execute("SELECT DISTINCT class_id FROM assignments WHERE year = ? AND school_id = ? "
                         f"AND teacher_id IN ({','.join('?' * len(ids))}){subj}",
@@ -245,6 +255,13 @@ def _fmt_eff(x: float, metric: str, signed: bool = True) -> str:
         return s.replace(".", ",").replace("-", "\u2212") + "\u00a0п.\u00a0п."
     s = f"{x:+.2f}" if signed else f"{x:.2f}"
     return s.replace(".", ",").replace("-", "\u2212") + "\u00a0балла"
+
+
+def _fmt_level(x: float, metric: str) -> str:
+    """A level of the metric (not a change): 45,0 % or 3,85."""
+    if metric in ("quality", "success", "vpr_confirm_share"):
+        return f"{100 * x:.1f}".replace(".", ",") + "\u00a0%"
+    return f"{x:.2f}".replace(".", ",")
 
 
 def _p(p: float) -> str:
@@ -389,6 +406,7 @@ def _evaluate_one(con, d: dict, o: dict, last: dt.date | None, report_end: dt.da
     base, goal = d.get("baseline"), d.get("target_value")
     direction = -1 if (base is not None and goal is not None and goal < base) else 1
     ids = d.get("target_ids") or ""
+    base_note = ""
     row = {k: None for k in COLUMNS} | {
         "decision_id": d["decision_id"], "school_id": d["school_id"], "year": int(d["year"]),
         "date": date, "deadline": deadline, "metric": metric, "subject": d.get("subject"),
@@ -396,6 +414,7 @@ def _evaluate_one(con, d: dict, o: dict, last: dt.date | None, report_end: dt.da
         "direction": direction, "n_target": 0, "n_comparison": 0, "n_pre_terms": 0}
 
     def done(method, verdict, text, series=None, **num):
+        text = base_note + text
         row.update(num, method=method, verdict=verdict, explanation=text)
         extra = {"school_id": d["school_id"], "subject": d.get("subject"), "target_type": d.get("target_type"),
                  "date": str(date), "p_value": row["p_value"], "pretrend_p": row["pretrend_p"],
@@ -447,6 +466,16 @@ def _evaluate_one(con, d: dict, o: dict, last: dt.date | None, report_end: dt.da
     tp = panel[panel["unit"].isin(target)]
     row.update(n_target=len(target), n_comparison=len(comp),
                current=_pooled(tp[tp["phase"] == "post"], metric))
+    base_note = ""
+    if base is None and target:  # the register's optional baseline: the target classes before the decision
+        computed = _pooled(tp[tp["phase"] == "pre"], metric)
+        if np.isfinite(computed):
+            base = round(float(computed), 3)
+            row["baseline"] = base
+            direction = -1 if (goal is not None and goal < base) else 1
+            row["direction"] = direction
+            base_note = (f"Исходное значение показателя в реестре не указано (колонка baseline) — оно рассчитано "
+                         f"по отметкам целевых классов до решения: {_fmt_level(base, metric)}. ")
     if not target:
         return done("none", "insufficient_data", "Оценка невозможна: у целевых классов нет достаточного "
                     f"числа отметок (не менее {o['min_marks']}) и до, и после даты решения — нет периода "

@@ -30,6 +30,13 @@ medallists, its Wilson lower bound lies above the other schools' share, and the 
 q < 0.05 in the family above. Without the ``medal`` column, or without medallists with ЕГЭ, the
 indicator is skipped with the reason stated.
 
+Optional data (fall-backs): a missing ОГЭ mark (``assessments.mark``) is derived from ``scales``; without
+both, ОГЭ is compared on the mean primary score only (a note says which shares are not computed). A ЕГЭ
+subject without test scores in the warehouse (``assessments.test_score`` empty for that subject and year)
+is compared on the primary score: the mean only — the minimum and the 80-point mark are on the test-score
+scale, so those shares are not computed (a note says so); last year is compared only when it was measured
+on the same scale. Without ``enrollments.medal`` the medallist indicator is skipped with the reason.
+
 Notes
 -----
 Students are treated as independent: clustering in classes is ignored, which makes intervals
@@ -216,7 +223,12 @@ def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, pd.DataFrame]:
                          "AND year IN (?, ?)", [int(year), int(year) - 1]).df() \
         if _has_column(con, "scales", "min_primary") else pd.DataFrame(
             columns=["kind", "subject", "year", "mark", "min_primary"])
-    d["score"] = np.where(d["kind"] == "EGE", d["test_score"], d["primary_score"]).astype(float)
+    d["test_score"] = pd.to_numeric(d["test_score"], errors="coerce").astype(float)
+    # ЕГЭ on the test score where that subject-year has test scores, else on the primary score
+    has_test = d.groupby(["kind", "subject", "year"])["test_score"].transform(lambda x: x.notna().any()) \
+        if len(d) else pd.Series(dtype=bool)
+    d["on_primary"] = (d["kind"] == "EGE") & ~has_test.astype(bool)
+    d["score"] = np.where((d["kind"] == "EGE") & ~d["on_primary"], d["test_score"], d["primary_score"]).astype(float)
     d["mark"] = pd.to_numeric(d["mark"], errors="coerce").astype(float)
     for (subj, y), sc in scales.groupby(["subject", "year"]):  # a missing ОГЭ mark from the scale
         miss = (d["kind"] == "OGE") & (d["subject"] == subj) & (d["year"] == y) & d["mark"].isna() \
@@ -250,27 +262,46 @@ def exam_results(con, school_id: str, year: int, **options) -> ExamResult:
     mine = d[(d["school_id"] == school_id) & (d["year"] == year)]
     notes: list[str] = []
     if mine.empty:
-        reason = f"в хранилище нет результатов ОГЭ и ЕГЭ школы за {ph.academic_year(year)} учебный год"
+        reason = (f"в таблице assessments нет результатов ОГЭ и ЕГЭ школы за {ph.academic_year(year)} "
+                  "учебный год")
         return ExamResult(table=pd.DataFrame(columns=COLUMNS), skipped=(Skipped("exams", reason),),
                           medallists=pd.DataFrame(columns=MEDAL_COLUMNS),
                           scores=pd.DataFrame(columns=["kind", "subject", "score"]),
                           thresholds=pd.DataFrame(columns=["kind", "subject", "mark", "score", "label"]),
                           school_id=school_id, year=year)
-    rows = []
+    rows, on_primary, unmarked, extra_skips = [], [], [], []
     for (kind, subject), g in mine.groupby(["kind", "subject"], sort=True):
-        minimum = minima.get(subject) if kind == "EGE" else None
-        if kind == "EGE" and minimum is None:
+        primary = bool(g["on_primary"].any())
+        minimum = minima.get(subject) if kind == "EGE" and not primary else None
+        if kind == "EGE" and minimum is None and not primary:
             notes.append(f"Для ЕГЭ по предмету «{subject}» не задан минимальный балл: доля ниже минимума не "
                          "считается.")
-        others = d[(d["school_id"] != school_id) & (d["year"] == year) & (d["kind"] == kind)
-                   & (d["subject"] == subject)]
-        prev = d[(d["school_id"] == school_id) & (d["year"] == year - 1) & (d["kind"] == kind)
-                 & (d["subject"] == subject)]
+        same = (d["kind"] == kind) & (d["subject"] == subject) & (d["on_primary"] == primary)
+        others = d[(d["school_id"] != school_id) & (d["year"] == year) & same]
+        prev = d[(d["school_id"] == school_id) & (d["year"] == year - 1) & same]
+        if primary:
+            on_primary.append(subject)
+        elif kind == "OGE" and g["mark"].isna().all():
+            unmarked.append(subject)
         sc = scales[(scales["subject"] == subject) & (scales["year"] == year) & (scales["mark"] == 3)]
         thr = float(sc["min_primary"].iloc[0]) if kind == "OGE" and len(sc) else \
             (float(minimum) if minimum is not None else np.nan)
-        rows.append(_row(kind, subject, thr, *(exam_summary(x["score"], x["mark"], kind, minimum, high)
-                                               for x in (g, others, prev)), min_n))
+        summaries = [exam_summary(x["score"], x["mark"], kind, minimum, high) for x in (g, others, prev)]
+        if primary:  # shares of high scores are on the test-score scale: not computed on primary scores
+            for sm in summaries:
+                sm.update(n_below=np.nan, n_high=np.nan, n_100=np.nan)
+            thr = np.nan
+        rows.append(_row(kind, subject, thr, *summaries, min_n))
+    if on_primary:
+        notes.append(f"Тестовых баллов ЕГЭ (колонка test_score в таблице assessments) нет по предметам: "
+                     f"{', '.join(on_primary)}. По ним средний результат сравнивается по первичному баллу, а доли "
+                     "не набравших минимальный балл и набравших 80 и более баллов не рассчитываются.")
+        extra_skips.append(Skipped("exams_ege_shares", notes[-1]))
+    if unmarked:
+        notes.append(f"Отметок ОГЭ нет (нужна колонка mark в таблице assessments или шкала перевода баллов в "
+                     f"таблице scales) по предметам: {', '.join(unmarked)}. По ним сравнивается только средний "
+                     "первичный балл, доли «2» и «5» не рассчитываются.")
+        extra_skips.append(Skipped("exams_oge_marks", notes[-1]))
     table = pd.DataFrame(rows)
     medal, medal_skip = _medallists(con, d, school_id, year, min_n)
     # one BH family: every p-value that can become a finding (the comparisons with other schools and the
@@ -303,9 +334,9 @@ def exam_results(con, school_id: str, year: int, **options) -> ExamResult:
             & (medal["n"] >= MIN_MEDAL)
         if bool(medal["flagged"].iloc[0]):
             findings.append(_medal_finding(medal.iloc[0], school_id, year, m))
-    thresholds = _thresholds(table, scales, year, high)
+    thresholds = _thresholds(table, scales, year, high, tuple(on_primary))
     return ExamResult(table=table.reindex(columns=COLUMNS), findings=tuple(findings),
-                      skipped=tuple(medal_skip), notes=tuple(notes), medallists=medal.reindex(columns=MEDAL_COLUMNS),
+                      skipped=tuple(extra_skips + medal_skip), notes=tuple(notes), medallists=medal.reindex(columns=MEDAL_COLUMNS),
                       scores=mine[["kind", "subject", "score"]].reset_index(drop=True), thresholds=thresholds,
                       school_id=school_id, year=year)
 
@@ -428,9 +459,12 @@ def _medallists(con, d: pd.DataFrame, school_id: str, year: int, min_n: int):
     if not _has_column(con, "enrollments", "medal"):
         return empty, [Skipped("exams_medallists", "в хранилище нет сведений о медалях (enrollments.medal): "
                                "показатель «медалисты с ЕГЭ ниже 70 баллов» не рассчитан")]
+    if not con.execute("SELECT count(medal) FROM enrollments").fetchone()[0]:
+        return empty, [Skipped("exams_medallists", "в таблице enrollments не заполнена колонка medal (медали "
+                               "выпускников): показатель «медалисты с ЕГЭ ниже 70 баллов» не рассчитан")]
     med = con.execute("SELECT DISTINCT student_id FROM enrollments WHERE medal IS NOT NULL AND year = ?",
                       [year]).df()
-    e = d[(d["kind"] == "EGE") & (d["year"] == year) & d["score"].notna()
+    e = d[(d["kind"] == "EGE") & (d["year"] == year) & d["score"].notna() & ~d["on_primary"]
           & d["student_id"].isin(set(med["student_id"]))]
     per = e.groupby(["school_id", "student_id"])["score"].min().reset_index()
     per["under"] = per["score"] < MEDAL_CUT
@@ -472,14 +506,16 @@ def _medal_finding(r, school_id: str, year: int, m: int) -> Finding:
                    extra={"value": float(r.share), "comparison": "другие школы муниципалитета"})
 
 
-def _thresholds(table: pd.DataFrame, scales: pd.DataFrame, year: int, high: float) -> pd.DataFrame:
+def _thresholds(table: pd.DataFrame, scales: pd.DataFrame, year: int, high: float,
+                primary: tuple = ()) -> pd.DataFrame:
+    """Lines of the figure; ЕГЭ subjects compared on primary scores (``primary``) get none."""
     rows = []
     for r in table.itertuples():
         if r.kind == "OGE":
             sc = scales[(scales["subject"] == r.subject) & (scales["year"] == year)]
             rows += [{"kind": "OGE", "subject": r.subject, "mark": str(int(x.mark)), "score": float(x.min_primary),
                       "label": f"«{int(x.mark)}» от {_score(x.min_primary)}"} for x in sc.itertuples()]
-        else:
+        elif r.subject not in primary:
             if np.isfinite(r.threshold):
                 rows.append({"kind": "EGE", "subject": r.subject, "mark": "min", "score": float(r.threshold),
                              "label": f"минимум {_score(r.threshold)}"})

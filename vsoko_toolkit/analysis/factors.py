@@ -13,6 +13,11 @@ adjustments, not tested factors; the other factors of all subjects form one
 Benjamini–Hochberg family, and a ``factor_effect`` finding is emitted for
 q < 0.05. Effects are adjusted associations, not causal effects: the narrative
 names the confounders adjusted for and those that could not be.
+
+Optional data (fall-backs): a factor whose data is absent or filled for at most half of the subject's rows
+(``attendance`` → absence, ``students.special_needs`` → ОВЗ, ``teachers.pd_hours_3y`` → PD hours,
+``schools.social_index`` → social index) is left out of the model and a Russian note names the data
+that would add it. Without two consecutive years of year marks the analysis is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..findings import Cause, Finding
+from ..findings import Cause, Finding, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
 from ..stats.mixed import fit_mixed
 from ..warehouse.schema import has_column as _has_column
+from ..warehouse.schema import select_optional
 from .base import AnalysisResult
 from .value_added import progress_data
 
@@ -42,6 +48,13 @@ FACTORS = {
     "pd100": ("повышение квалификации учителя за 3 года", "на 100 часов", "teacher"),
     "social_index": ("социальный индекс школы", "на 1 ст. откл. индекса", "school"),
 }
+#: factor -> the optional data it comes from (Russian), for the note when it is left out
+FACTOR_DATA = {
+    "absence10": "таблица attendance (посещаемость)",
+    "special_needs": "колонка special_needs (ОВЗ) в таблице students",
+    "pd100": "колонка pd_hours_3y (часы повышения квалификации) в таблице teachers",
+    "social_index": "колонка social_index в таблице schools",
+}
 ADJUSTED = ("годовая отметка по предмету за прошлый год", "средний балл за прошлый год", "параллель")
 NOT_ADJUSTED = ("семейные условия и доход семьи ученика", "мотивация и репетиторы",
                 "неслучайное распределение учеников и классов между учителями", "строгость оценивания учителя")
@@ -54,13 +67,13 @@ def factor_data(con, year: int) -> pd.DataFrame:
         return d
     att = con.execute("""SELECT student_id, class_id, sum(lessons_missed) / nullif(sum(lessons_total), 0) AS absence
                            FROM attendance WHERE year = ? GROUP BY ALL""", [int(year)]).df() \
-        if _has_column(con, "attendance", "lessons_missed") else pd.DataFrame(columns=["student_id", "class_id"])
+        if _has_column(con, "attendance", "lessons_missed") else pd.DataFrame(columns=["student_id", "class_id",
+                                                                                       "absence"])
     size = con.execute("""SELECT class_id, count(DISTINCT student_id) AS class_size FROM period_marks
                            WHERE year = ? AND period = 'year' GROUP BY ALL""", [int(year)]).df()
-    tch = con.execute("SELECT teacher_id, category, experience_years, pd_hours_3y FROM teachers").df() \
-        if _has_column(con, "teachers", "pd_hours_3y") else pd.DataFrame(columns=["teacher_id"])
-    sch = con.execute("SELECT school_id, social_index FROM schools").df() \
-        if _has_column(con, "schools", "social_index") else pd.DataFrame(columns=["school_id"])
+    tch = con.execute(f"""SELECT teacher_id, category, experience_years,
+                                 {select_optional(con, "teachers", ("pd_hours_3y",))} FROM teachers""").df()
+    sch = con.execute(f"SELECT school_id, {select_optional(con, 'schools', ('social_index',))} FROM schools").df()
     d = d.merge(att, on=["student_id", "class_id"], how="left").merge(size, on="class_id", how="left")
     d = d.merge(tch, on="teacher_id", how="left").merge(sch, on="school_id", how="left")
     if "absence" in d:
@@ -124,9 +137,12 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
     """Variance decomposition and adjusted factor effects for ``year`` (see the module docstring)."""
     d = factor_data(con, year)
     rows, var_rows, models = [], [], {}
+    no_data: dict[str, None] = {}
     for subject in _subjects(d) if len(d) else []:
         s = d[d["subject"] == subject]
         factors = [f for f in FACTORS if f in s and s[f].notna().mean() > 0.5 and s[f].nunique() > 1]
+        no_data.update(dict.fromkeys(f for f in FACTOR_DATA if f not in s or s[f].notna().mean() <= 0.5
+                                     or (f == "special_needs" and s[f].nunique() <= 1)))
         s = s.dropna(subset=factors + ["prior", "prior_gpa"])
         if len(s) < MIN_ROWS or s["class_id"].nunique() < 3:
             continue
@@ -161,10 +177,17 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
     table["flagged"] = table["q_value"] < alpha
     variance = pd.DataFrame(var_rows, columns=["subject", "model", "level", "share", "ci_low", "ci_high"])
     findings = tuple(_finding(r, school_id, year, len(table)) for r in table[table["flagged"]].itertuples())
-    notes = tuple(w.message for m in models.values() for k in m.values() for w in k.warnings
-                  if w.severity != "info")
-    return FactorResult(table=table, findings=findings, notes=notes, variance=variance, models=models,
-                        school_id=school_id, year=int(year))
+    notes = [w.message for m in models.values() for k in m.values() for w in k.warnings if w.severity != "info"]
+    if models and no_data:
+        notes.insert(0, "Без данных в модель не включены факторы: " + "; ".join(
+            f"«{FACTORS[f][0]}» (нужна {FACTOR_DATA[f]})" for f in no_data) + ".")
+    skipped = (Skipped("factor_models_factors", notes[0]),) if models and no_data else ()
+    if not models:
+        skipped = (Skipped("factor_models", "модели факторов не построены: нужны годовые отметки (таблица "
+                           "period_marks) за этот и прошлый учебный год по одним и тем же ученикам — не меньше "
+                           f"{MIN_ROWS} учеников и 3 классов по предмету — и назначения учителей (assignments)"),)
+    return FactorResult(table=table, findings=findings, notes=tuple(notes), skipped=skipped, variance=variance,
+                        models=models, school_id=school_id, year=int(year))
 
 
 def _finding(r, school_id: str, year: int, m: int) -> Finding:

@@ -15,6 +15,11 @@ the middle of the year:
 - the share of lessons missed in the first half-year (q1–q2 / h1);
 - special educational needs (ОВЗ) and primary school (grade ≤ 4).
 
+Optional data (fall-backs): without ``current_marks`` the marks so far are the q1–q2 / h1 period marks
+only; a predictor whose data is absent in the training years (no ``attendance`` rows: the absence share;
+no first-half period marks and no current marks: the marks so far, their gap and «н/а» so far; no
+``students.special_needs``: ОВЗ) is left out of the model and a Russian note says which data would add it.
+
 The model is an L2-penalised logistic regression (Newton iterations on
 standardised predictors; the intercept is not penalised) trained on the whole
 municipality's previous years that have a previous year of marks — the outcome
@@ -46,6 +51,7 @@ from scipy.stats import rankdata
 from ..findings import Finding, Recommendation, Skipped
 from ..privacy import MIN_GROUP, pseudonym, suppress_small
 from ..report import text as t
+from ..warehouse.schema import has_column, has_table
 from .base import AnalysisResult
 
 THRESHOLD = 0.10
@@ -150,6 +156,16 @@ def _features(con, years: list[int]) -> pd.DataFrame:
     """One row per student × subject × year in ``years`` (grades 2–11) with the outcome and the predictors."""
     ys = ",".join(str(int(y)) for y in years)
     lo = min(years) - 2
+    cur_sql = (f"""SELECT student_id, subject, year, avg(mark_value) AS now_current FROM current_marks
+                      WHERE year IN ({ys}) AND date < make_date(CAST(year AS INTEGER), 1, 1)
+                      GROUP BY ALL""" if has_table(con, "current_marks") else
+               "SELECT NULL::VARCHAR AS student_id, NULL::VARCHAR AS subject, NULL::BIGINT AS year, "
+               "NULL::DOUBLE AS now_current WHERE false")
+    att_sql = (f"""SELECT student_id, year, sum(lessons_missed) / nullif(sum(lessons_total), 0) AS absence
+                       FROM attendance WHERE period IN ('q1', 'q2', 'h1') AND year IN ({ys}) GROUP BY ALL"""
+               if has_table(con, "attendance") else
+               "SELECT NULL::VARCHAR AS student_id, NULL::BIGINT AS year, NULL::DOUBLE AS absence WHERE false")
+    sn = "s.special_needs" if has_column(con, "students", "special_needs") else "NULL::BOOLEAN"
     d = con.execute(f"""
         WITH ym AS (SELECT student_id, subject, year, mark, mark_value FROM period_marks
                      WHERE period = 'year' AND year >= {lo}),
@@ -157,16 +173,13 @@ def _features(con, years: list[int]) -> pd.DataFrame:
              half AS (SELECT student_id, subject, year, avg(mark_value) AS now_subject,
                              max(CASE WHEN mark = 'н/а' THEN 1 ELSE 0 END) AS na_so_far
                         FROM period_marks WHERE period IN ('q1', 'q2', 'h1') AND year IN ({ys}) GROUP BY ALL),
-             cur AS (SELECT student_id, subject, year, avg(mark_value) AS now_current FROM current_marks
-                      WHERE year IN ({ys}) AND date < make_date(CAST(year AS INTEGER), 1, 1)
-                      GROUP BY ALL),
-             att AS (SELECT student_id, year, sum(lessons_missed) / nullif(sum(lessons_total), 0) AS absence
-                       FROM attendance WHERE period IN ('q1', 'q2', 'h1') AND year IN ({ys}) GROUP BY ALL)
+             cur AS ({cur_sql}),
+             att AS ({att_sql})
         SELECT t.student_id, t.subject, t.year, t.school_id, t.grade, t.class_id,
                CASE WHEN t.mark = 'н/а' OR t.mark_value <= 2 THEN 1 ELSE 0 END AS fail,
                p.mark_value AS prior_subject_raw, g1.gpa AS prior_gpa_raw, g2.gpa AS gpa2,
                h.now_subject AS now_half, c.now_current, coalesce(h.na_so_far, 0) AS na_so_far,
-               a.absence, coalesce(s.special_needs, false) AS special_needs
+               a.absence, coalesce({sn}, false) AS special_needs, {sn} IS NOT NULL AS special_needs_known
           FROM period_marks t
           LEFT JOIN ym p ON p.student_id = t.student_id AND p.subject = t.subject AND p.year = t.year - 1
           LEFT JOIN gpa g1 ON g1.student_id = t.student_id AND g1.year = t.year - 1
@@ -188,8 +201,8 @@ def _design(d: pd.DataFrame, fill: dict | None = None) -> tuple[pd.DataFrame, di
     """Predictor matrix (columns :data:`FEATURES`); missing values filled with the training means ``fill``."""
     now = d["now_half"].fillna(d["now_current"])
     if fill is None:
-        fill = {"gpa": float(d["prior_gpa_raw"].mean()), "now": float(now.mean()),
-                "absence": float(d["absence"].mean())}
+        fill = {k: (float(v) if np.isfinite(v) else 0.0) for k, v in
+                (("gpa", d["prior_gpa_raw"].mean()), ("now", now.mean()), ("absence", d["absence"].mean()))}
     prior_gpa = d["prior_gpa_raw"].fillna(fill["gpa"])
     now_subject = now.fillna(d.groupby(["student_id", "year"])["now_half"].transform("mean")).fillna(fill["now"])
     now_overall = now_subject.groupby([d["student_id"], d["year"]]).transform("mean")
@@ -206,6 +219,35 @@ def _design(d: pd.DataFrame, fill: dict | None = None) -> tuple[pd.DataFrame, di
         "primary": (d["grade"] > 4).astype(float),
     }, index=d.index)
     return x[list(FEATURES)].astype(float), fill
+
+
+#: predictor -> (the data it needs, in Russian; a test on the training rows that the data is there)
+NEEDS_RU = {
+    "absence": "нет данных о посещаемости (таблица attendance за первое полугодие)",
+    "now_subject": "нет отметок за первое полугодие (period_marks с периодами q1, q2 или h1) и текущих отметок "
+                   "(таблица current_marks)",
+    "special_needs": "не заполнена колонка special_needs (ОВЗ) в таблице students",
+}
+
+
+def _available(train: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Predictors the training data supports, and Russian notes naming the data of those left out."""
+    drop, notes = set(), []
+    if train["absence"].notna().sum() == 0:
+        drop.add("absence")
+        notes.append(NEEDS_RU["absence"])
+    if train["now_half"].notna().sum() == 0 and train["now_current"].notna().sum() == 0:
+        drop |= {"now_subject", "now_gap", "na_so_far"}
+        notes.append(NEEDS_RU["now_subject"])
+    if not train["special_needs_known"].any():
+        drop.add("special_needs")
+        notes.append(NEEDS_RU["special_needs"])
+    feats = [f for f in FEATURES if f not in drop]
+    if not notes:
+        return feats, []
+    left = ", ".join(f"«{FACTOR_RU[f]}»" for f in FEATURES if f in drop)
+    return feats, [f"Модель риска построена без факторов {left}: {'; '.join(notes)}. Она опирается на годовые и "
+                   "четвертные отметки, которые есть в данных; с этими сведениями прогноз был бы точнее."]
 
 
 def _fit(x: np.ndarray, y: np.ndarray, penalty: float = PENALTY) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -309,18 +351,19 @@ def risk_groups(con, school_id: str, year: int, key: bytes | None = None, option
         return RiskResult(table=empty, skipped=(Skipped("risk_groups", f"в предыдущих годах муниципалитета меньше "
                                                         f"{MIN_EVENTS} годовых отметок «2» / «н/а»: модель риска "
                                                         f"не обучить"),), school_id=school_id, year=year)
+    feats, notes = _available(train)
     x, fill = _design(train)
-    xa = x.to_numpy()
+    xa = x[feats].to_numpy()
     folds = _folds(train["student_id"])
     oof = np.empty(len(y))
     for f in range(FOLDS):
         te = folds == f
         fx, fill_f = _design(train[~te])
-        b, mu, sd = _fit(fx.to_numpy(), y[~te], penalty)
-        oof[te] = _predict(b, mu, sd, _design(train[te], fill_f)[0].to_numpy())
+        b, mu, sd = _fit(fx[feats].to_numpy(), y[~te], penalty)
+        oof[te] = _predict(b, mu, sd, _design(train[te], fill_f)[0][feats].to_numpy())
     a_cal, b_cal = calibration_fit(y, oof)
     beta, mu, sd = _fit(xa, y, penalty)
-    coefs = pd.DataFrame({"feature": list(FEATURES), "factor": [FACTOR_RU[f] for f in FEATURES],
+    coefs = pd.DataFrame({"feature": feats, "factor": [FACTOR_RU[f] for f in feats],
                           "coef_std": beta[1:], "coef": beta[1:] / sd, "mean": mu})
     metrics = {"cv_auc": auc(y, oof), "calib_intercept": a_cal, "calib_slope": b_cal, "n_train": int(len(y)),
                "n_events": int(y.sum()), "base_rate": float(y.mean()), "threshold": threshold,
@@ -329,24 +372,25 @@ def risk_groups(con, school_id: str, year: int, key: bytes | None = None, option
     cur = _features(con, [year])
     if cur["fail"].sum() >= MIN_EVENTS:  # the year's outcome already known: an out-of-time check, not training
         metrics["target_year_auc"] = auc(cur["fail"].to_numpy(), _predict(beta, mu, sd,
-                                                                           _design(cur, fill)[0].to_numpy()))
+                                                                           _design(cur, fill)[0][feats].to_numpy()))
     cur = cur[cur["school_id"] == school_id].reset_index(drop=True)
     if cur.empty:
         return RiskResult(table=empty, skipped=(Skipped("risk_groups", f"у школы нет годовых отметок за {year} год "
                                                         "во 2–11 классах"),), coefficients=coefs,
                           calibration=_calibration_table(y, oof), roc=_roc(y, oof), metrics=metrics,
-                          school_id=school_id, year=year)
-    xc = _design(cur, fill)[0]
+                          notes=tuple(notes), school_id=school_id, year=year)
+    xc = _design(cur, fill)[0][feats]
     risk = _predict(beta, mu, sd, xc.to_numpy())
     terms = (xc.to_numpy() - mu) * (beta[1:] / sd)
     best = terms.argmax(axis=1)
-    top = [FACTOR_RU[FEATURES[j]] if terms[i, j] > 0 else NO_FACTOR for i, j in enumerate(best)]
-    names = dict(con.execute("SELECT student_id, full_name FROM students").fetchall())
+    top = [FACTOR_RU[feats[j]] if terms[i, j] > 0 else NO_FACTOR for i, j in enumerate(best)]
+    names = dict(con.execute("SELECT student_id, full_name FROM students").fetchall()) \
+        if has_column(con, "students", "full_name") else {}
     scores = pd.DataFrame({"student_code": [pseudonym(s, key) for s in cur["student_id"]],
                            "student_id": cur["student_id"], "full_name": cur["student_id"].map(names),
                            "class_id": cur["class_id"], "grade": cur["grade"], "subject": cur["subject"],
                            "risk": risk, "top_factor": top})
-    for j, f in enumerate(FEATURES):
+    for j, f in enumerate(feats):
         scores[f"term_{f}"] = terms[:, j]
     scores = scores.sort_values(["risk", "student_code", "subject"], ascending=[False, True, True],
                                 ignore_index=True)
@@ -357,6 +401,7 @@ def risk_groups(con, school_id: str, year: int, key: bytes | None = None, option
     table = scores[["student_code", "subject", "risk", "top_factor"]].copy()
     return RiskResult(table=table, findings=findings, scores=scores, counts=counts, coefficients=coefs,
                       calibration=_calibration_table(y, oof), roc=_roc(y, oof), metrics=metrics,
+                      notes=tuple(notes), skipped=tuple(Skipped("risk_groups_factors", n) for n in notes),
                       school_id=school_id, year=year)
 
 

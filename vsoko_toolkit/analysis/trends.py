@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..findings import Skipped
 from ..stats.intervals import mean_interval
 from .base import AnalysisResult
 
@@ -192,6 +193,14 @@ def subject_trends(con, school_id: str, year: int, min_years: int = MIN_YEARS, n
             "p_value", "within", "within_lower", "within_upper", "composition", "composition_lower",
             "composition_upper", "engine_warnings"]
     table = pd.DataFrame(rows).reindex(columns=cols)
+    notes = ()
+    if len(table) and table["slope"].isna().all():
+        from ..report import phrases as ph  # noqa: PLC0415 - the report layer only when the note is needed
+
+        notes = (f"Динамика за несколько лет не оценивается: годовые отметки школы (таблица period_marks) есть "
+                 f"меньше чем за {min_years} учебных года подряд до {ph.academic_year(int(year))} учебного года "
+                 "включительно — нужны отметки прошлых лет.",)
     by_grade = (m.groupby(["subject", "year", "grade"])["mark_value"].agg(n="count", mean_mark="mean")
                 .reset_index().assign(cohort=lambda d: d["year"] - d["grade"] + 1))
-    return TrendResult(table=table, yearly=_yearly(m), by_grade=by_grade, school_id=school_id, year=int(year))
+    return TrendResult(table=table, notes=notes, skipped=tuple(Skipped("trends", n) for n in notes), yearly=_yearly(m), by_grade=by_grade, school_id=school_id,
+                       year=int(year))

@@ -7,7 +7,9 @@ Definitions (each also stated in the framework YAML's ``note`` where it matters)
 - good marks («на 4 и 5»): every numeric year mark of the student is 4 or 5 and
   none is ``н/а``/``незач`` — counted with :mod:`vsoko_toolkit.analysis.metrics` on each
   student's worst year mark, so the share is the «quality» of worst marks, with its Wilson interval;
-- ГИА-9 mean: mean of each student's best ОГЭ/ГВЭ mark in the subject (5-point scale), t interval;
+- ГИА-9 mean: mean of each student's best ОГЭ/ГВЭ mark in the subject (5-point scale), t interval; a
+  missing mark (the optional ``assessments.mark``) is derived from the primary score with ``scales``
+  (the highest mark whose ``min_primary`` the score reaches, else 2);
 - ЕГЭ mean: mean of each student's best test score in the subject, t interval;
 - shares of graduates failing ГИА: best mark 2 (ОГЭ/ГВЭ), or no ЕГЭ result at/above
   ``min_score`` and no base-level mark 3+ (ЕГЭ), over all graduates of that grade; Wilson interval;
@@ -23,6 +25,7 @@ import numpy as np
 
 from ..analysis.metrics import count_marks_sql, metrics_from_counts
 from ..stats.intervals import mean_interval, wilson_interval
+from ..warehouse.schema import has_table
 from .registry import ComputeContext, Value, register
 
 
@@ -87,12 +90,26 @@ def _subject_sql(subject: str) -> str:
     return f"(subject = {_lit(subject)} OR subject LIKE {_lit(subject + ' (%')})"
 
 
+def _gia9_marks(ctx: ComputeContext, subject: str) -> str:
+    """SQL: the school's ОГЭ/ГВЭ rows of grade 9 in ``subject`` with ``mark`` — given, or derived from the
+    primary score with ``scales`` when the optional mark is empty."""
+    where = (f"a.school_id = {_lit(ctx.school_id)} AND a.year = {int(ctx.year)} AND a.grade = 9 "
+             f"AND a.kind IN ('OGE', 'GVE') AND {_subject_sql(subject).replace('subject', 'a.subject')}")
+    if not ctx.once("has_scales", lambda: has_table(ctx.con, "scales")):
+        return f"SELECT a.student_id, a.mark FROM assessments a WHERE {where}"
+    return f"""SELECT a.student_id,
+                      coalesce(a.mark, CASE WHEN a.primary_score IS NULL THEN NULL ELSE coalesce(
+                          (SELECT max(s.mark) FROM scales s WHERE s.kind = a.kind AND s.subject = a.subject
+                              AND s.grade = a.grade AND s.year = a.year AND a.primary_score >= s.min_primary),
+                          CASE WHEN EXISTS (SELECT 1 FROM scales s WHERE s.kind = a.kind AND s.subject = a.subject
+                                               AND s.grade = a.grade AND s.year = a.year) THEN 2 END) END) AS mark
+                 FROM assessments a WHERE {where}"""
+
+
 @register("gia9_mean_mark")
 def gia9_mean_mark(ctx: ComputeContext, subject: str) -> Value | None:
-    best = f"""SELECT student_id, max(mark) AS mark FROM assessments
-                WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 9
-                  AND kind IN ('OGE', 'GVE') AND {_subject_sql(subject)} AND mark IS NOT NULL
-                GROUP BY student_id"""
+    best = f"""SELECT student_id, max(mark) AS mark FROM ({_gia9_marks(ctx, subject)})
+                WHERE mark IS NOT NULL GROUP BY student_id"""
     m = metrics_from_counts(count_marks_sql(ctx.con, best)).iloc[0]
     n = int(m["n_numeric"])
     if n == 0:
@@ -135,10 +152,8 @@ def _graduates_failing(ctx: ComputeContext, grade: int, results_sql: str, fail_s
 
 @register("gia9_fail_share")
 def gia9_fail_share(ctx: ComputeContext, subject: str) -> Value | None:
-    results = f"""SELECT student_id, max(mark) AS best FROM assessments
-                   WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 9
-                     AND kind IN ('OGE', 'GVE') AND {_subject_sql(subject)} AND mark IS NOT NULL
-                   GROUP BY student_id"""
+    results = f"""SELECT student_id, max(mark) AS best FROM ({_gia9_marks(ctx, subject)})
+                   WHERE mark IS NOT NULL GROUP BY student_id"""
     return _graduates_failing(ctx, 9, results, "best <= 2")
 
 
