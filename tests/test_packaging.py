@@ -42,3 +42,10 @@ def test_data_doc_is_generated_from_the_spec():
 
     assert (ROOT / "docs" / "DATA.md").read_text(encoding="utf-8") == render(), (
         "docs/DATA.md is stale: python -m vsoko_toolkit.contract.docs > docs/DATA.md")
+
+
+def test_optional_data_doc_is_generated_from_the_registry():
+    from vsoko_toolkit.report.readiness import render_optional_docs
+
+    assert (ROOT / "docs" / "OPTIONAL_DATA.md").read_text(encoding="utf-8") == render_optional_docs(), (
+        "docs/OPTIONAL_DATA.md is stale: python -m vsoko_toolkit.report.readiness > docs/OPTIONAL_DATA.md")

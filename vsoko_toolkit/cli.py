@@ -49,6 +49,24 @@ def _print_report(rep, title: str) -> None:
         console.print("[green]Все строки приняты.[/]")
 
 
+def _print_readiness(profile: dict) -> None:
+    """Which analyses the data allows (issue 14): runs / runs on a fall-back / cannot run, and what is missing."""
+    from .pipeline.chapters import CHAPTERS
+    from .report.readiness import HEADERS, counts_line, readiness_frame
+
+    frame = readiness_frame(profile, {c.stem: c.title for c in CHAPTERS})
+    t = Table(title="Готовность данных к анализам", show_lines=False)
+    for h in (HEADERS["title"], HEADERS["status_ru"], HEADERS["needs_ru"], HEADERS["fallback_ru"]):
+        t.add_column(h, overflow="fold")
+    colors = {"не выполняется": "red", "выполняется с заменой": "yellow", "выполняется": "green"}
+    for row in frame.to_dict("records"):
+        st = row[HEADERS["status_ru"]]
+        t.add_row(row[HEADERS["title"]], f"[{colors.get(st, 'white')}]{st}[/]", row[HEADERS["needs_ru"]],
+                  row[HEADERS["fallback_ru"]])
+    console.print(t)
+    console.print(f"Итого — {counts_line(frame)}.")
+
+
 @app.command("validate")
 def validate_cmd(
     data: Path = typer.Argument(..., help="Папка с таблицами (CSV/XLSX) по контракту данных."),
@@ -67,6 +85,7 @@ def validate_cmd(
     except VsokoError as exc:
         _fail(exc)
     _print_report(rep, f"Проверка {data}")
+    _print_readiness(rep.profile)
 
 
 @app.command("ingest")
@@ -89,6 +108,7 @@ def ingest_cmd(
     except VsokoError as exc:
         _fail(exc)
     _print_report(rep, f"Загрузка {data} → {db}")
+    _print_readiness(rep.profile)
 
 
 @app.command("info")
@@ -273,6 +293,39 @@ def book_cmd(
         console.print(f"Книга (PDF): {res.pdf}")
     elif pdf:
         console.print(f"[yellow]PDF не собран:[/] {res.pdf_note}")
+
+
+@app.command("training")
+def training_cmd(
+    db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB."),
+    school: str = typer.Option(..., "--school", help="Код школы (school_id)."),
+    year: int = typer.Option(..., "--year", help="Учебный год по году окончания (2025 — это 2024/2025)."),
+    out: Path = typer.Option(Path("out"), "--out", help="Папка результатов; книга ляжет в ПАПКА/школа/год/training."),
+    profile: str = typer.Option("public", "--profile", help="public — без имён и групп меньше 5; internal — для администрации."),
+    pdf: bool = typer.Option(False, "--pdf/--no-pdf", help="Собрать и PDF."),
+    workers: int = typer.Option(1, "--workers", help="Число параллельных процессов."),
+) -> None:
+    """Учебная книга: восемь уроков о том, как читать анализ ВСОКО, на данных школы, с упражнениями.
+
+    Пример: [bold]vsoko training --db workspace/vsoko.duckdb --school S01 --year 2025 --out out[/]
+    """
+    from .pipeline.training import run_training
+
+    try:
+        res = run_training(db, school, year, out, profile=profile, pdf=pdf, workers=workers)
+    except VsokoError as exc:
+        _fail(exc)
+    for c in res.lessons:
+        mark = "[green]готово[/]" if c["status"] == "ok" else f"[red]ошибка[/] {c.get('error')}"
+        console.print(f"{c['title']}: {mark} ({c.get('seconds', 0):.0f} с)")
+    console.print(f"Учебная книга (HTML): {res.book.html_index}")
+    if res.book.pdf:
+        console.print(f"Учебная книга (PDF): {res.book.pdf}")
+    elif pdf:
+        console.print(f"[yellow]PDF не собран:[/] {res.book.pdf_note}")
+    console.print("Упражнения решаются в тетрадях: jupyter lab notebooks/training")
+    if not res.ok:
+        raise typer.Exit(code=1)
 
 
 @app.command("demo")

@@ -35,6 +35,7 @@ from ..contract.reader import find_tables, open_source
 from ..contract.rules import explain
 from ..contract.spec import ORDER, Table
 from ..privacy import ensure_key
+from .profile import data_profile
 from .schema import contract_columns, create_tables, derived_columns
 
 MEMORY_LIMIT = os.environ.get("VSOKO_MEMORY_LIMIT", "2GB")
@@ -49,6 +50,9 @@ class IngestReport:
     rejects_path: Path | None
     rejects: pd.DataFrame = field(repr=False)  # table, file, row, column, rule, value, message
     db: Path | None = None
+    #: rows and filled values per contract table of the accepted data (:func:`.profile.data_profile`):
+    #: of the folder for a validation, of the whole warehouse after an ingest
+    profile: dict = field(default_factory=dict, repr=False)
 
     @property
     def n_rejected(self) -> int:
@@ -160,7 +164,7 @@ def _run(con, folder: Path, work: Path, rejects_dir, progress: bool, db: Path | 
                     [dt.datetime.now(), str(folder.resolve()), __version__])
     rejects = _collect_rejects(con, staged)
     rejects_path = _write_rejects(con, staged, rejects, rejects_dir) if rejects_dir is not None else None
-    return IngestReport(folder, pd.DataFrame(rows), rejects_path, rejects, db)
+    return IngestReport(folder, pd.DataFrame(rows), rejects_path, rejects, db, data_profile(con))
 
 
 def _validate_and_load(con, st: v.Staged) -> None:
