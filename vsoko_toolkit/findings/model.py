@@ -75,8 +75,10 @@ class Finding:
 
     @property
     def id(self) -> str:
+        # two deficits of one class and subject differ by their skill
+        skill = (self.extra or {}).get("skill")
         return finding_id(self.kind, self.school_id, self.year, self.target_type, self.target_id, self.subject,
-                          self.metric)
+                          f"{self.metric}|{skill}" if skill else self.metric)
 
     def with_causes(self, causes) -> Finding:
         return replace(self, causes=tuple(causes))

@@ -62,19 +62,45 @@ def offsets_table(res) -> pd.DataFrame:
 
 def tasks(res) -> None:
     _glue("n_deficits", t.count(len(res.findings), "дефицит", "дефицита", "дефицитов"))
-    _glue("n_skill_tests", t.count(0 if res.skills is None else len(res.skills), "проверка", "проверки",
-                                   "проверок"))
+    n_tests = getattr(res, "n_tests", 0 if res.skills is None else len(res.skills))
+    _glue("n_skill_tests", t.count(n_tests, "проверка", "проверки", "проверок"))
+    _glue("n_skill_units", t.count(getattr(res, "n_units", 0), "сочетание", "сочетания", "сочетаний"))
+    _glue("tasks_notes", " ".join(res.notes) if res.notes else
+          "Проценты выполнения заданий сравниваются с регионом (где его нет — с Россией).")
 
 
 def deficits_table(res) -> pd.DataFrame:
+    """Findings of the task analysis: grade deficits (the whole parallel) and class deficits, one row each."""
+    parts = []
+    g = getattr(res, "grades", None)
+    if g is not None and len(g) and g["flagged"].any():
+        f = g[g["flagged"]]
+        parts.append(pd.DataFrame({
+            "где": f["grade"].map(lambda x: f"{x}-е классы (вся параллель)"), "предмет": f["subject"],
+            "умение": f["skill"], "задания": f["tasks"], "учеников": f["n"], "выполнение": f["pct"].map(t.pct),
+            "ожидалось при уровне учеников": f["expected"].map(t.pct), "сравнение": f["benchmark"].map(t.pct),
+            "с чем сравнивали": f["bench_source"].map(BENCH_RU), "teacher_id": f["teacher_ids"].map(", ".join),
+            "q": f["q_value"].map(_q)}))
     s = res.skills
-    if s is None or s.empty or not s["flagged"].any():
+    if s is not None and len(s) and s["flagged"].any():
+        f = s[s["flagged"]]
+        parts.append(pd.DataFrame({
+            "где": (f["class_label"] if "class_label" in f else f["class_id"].map(ph.class_label)) + " класс",
+            "предмет": f["subject"],
+            "умение": f["skill"], "задания": f["tasks"], "учеников": f["n"], "выполнение": f["pct"].map(t.pct),
+            "ожидалось при уровне учеников": f["expected"].map(t.pct), "сравнение": f["benchmark"].map(t.pct),
+            "с чем сравнивали": f["bench_source"].map(BENCH_RU), "teacher_id": f["teacher_id"],
+            "q": f["q_value"].map(_q)}))
+    if not parts:
         return pd.DataFrame({"итог": ["Дефицитов умений за пределами случайного разброса не найдено."]})
-    f = s[s["flagged"]]
-    return pd.DataFrame({
-        "класс": f["class_id"].map(ph.class_label), "предмет": f["subject"], "умение": f["skill"],
-        "задания": f["tasks"], "выполнение": f["pct"].map(t.pct), "регион": f["benchmark"].map(t.pct),
-        "teacher_id": f["teacher_id"], "q": f["q_value"].map(lambda q: t.num(q, 3))})
+    return pd.concat(parts, ignore_index=True)
+
+
+BENCH_RU = {"region": "регион", "russia": "Россия", "municipality": "другие школы муниципалитета"}
+
+
+def _q(q) -> str:
+    return "< 0,001" if q < 0.001 else t.num(q, 3)
 
 
 def anomalies(res) -> None:
