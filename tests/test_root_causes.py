@@ -159,15 +159,66 @@ def test_clustered_mean_interval_is_statsmodels_cluster_ols():
 
 
 def test_low_value_added_of_a_deflating_teacher_is_traced_to_marking(con):
-    """Value added is measured on journal marks: the planted deflating teacher (T0082, S04) shows low
-    "progress", and the cause check says the marks, not the teaching, are low."""
+    """Value added on journal marks: the planted deflating teacher (T0082, S04) shows low "progress"; the cause
+    checks say the ВПР progress is not low (not the teaching) and the marks are (the marking)."""
     from vsoko_toolkit.analysis.value_added import value_added
 
     b = next(x for x in TRUTH["marking_bias"] if x["direction"] == "deflated")
-    fs = [f.to_dict() for f in value_added(con, b["school_id"], 2025).findings if f.kind == "low_value_added"
-          and f.target_id == b["teacher_id"]]
-    assert fs, "the deflating teacher's low value added is the premise of this test"
+    fs = [f.to_dict() for f in value_added(con, b["school_id"], 2025, outcome="journal").findings
+          if f.kind == "low_value_added" and f.target_id == b["teacher_id"]]
+    assert fs, "the deflating teacher's low journal value added is the premise of this test"
     rc = check_causes(con, b["school_id"], 2025, fs)
-    assert _verdicts(rc, fs[0]["id"]) == {"marking_deflated": "supported"}
+    v = _verdicts(rc, fs[0]["id"])
+    print("\ndeflating teacher's journal low value added:", v)
+    assert v == {"value_added": "not_supported", "marking_deflated": "supported"}
     rec = rc.updated[0]["recommendation"]
     assert rec["addressee_id"] == b["teacher_id"] and "критерии оценивания" in rec["text"]
+
+
+def test_value_added_findings_follow_vpr_and_low_teaching_is_a_supported_cause(con):
+    """The chapter's value added (outcome 'auto'): the marking-biased teachers get no value-added finding in the
+    direction of their bias; the planted low-effect teacher's low ВПР progress is a supported cause of its finding."""
+    from vsoko_toolkit.analysis.value_added import value_added
+
+    for b in TRUTH["marking_bias"]:
+        va = value_added(con, b["school_id"], 2025)
+        kind = "high_value_added" if b["direction"] == "inflated" else "low_value_added"
+        assert not [f for f in va.findings if f.kind == kind and f.target_id == b["teacher_id"]], b["teacher_id"]
+        dis = va.disagreements()
+        row = dis[(dis["unit_id"] == b["teacher_id"]) & (dis["subject"] == b["subject"])]
+        print(f"\n{b['teacher_id']} ({b['direction']}): disagreement", row["agreement"].tolist())
+        assert row["agreement"].tolist() == ["journal_only_" + ("high" if b["direction"] == "inflated" else "low")]
+    p = next(x for x in TRUTH["low_value_added"] if x["source"] == "value_added")
+    fs = [f.to_dict() for f in value_added(con, p["school_id"], 2025).findings
+          if f.kind == "low_value_added" and f.target_id == p["teacher_id"]]
+    assert fs and fs[0]["outcome"] == "external"
+    rc = check_causes(con, p["school_id"], 2025, fs)
+    v = _verdicts(rc, fs[0]["id"])
+    print(f"{p['teacher_id']} (planted low):", v)
+    assert v["value_added"] == "supported"
+    assert rc.updated[0]["recommendation"]["addressee_id"] == p["teacher_id"]
+
+
+def _offset_check(estimates, se=0.1):
+    """The marking_standard check on hand-made class offsets of one teacher (no warehouse read)."""
+    import pandas as pd
+
+    from vsoko_toolkit.analysis.root_causes import _Data, _marking_standard
+
+    d = _Data(con=None, school_id="S", year=2025, findings=[])
+    d._cache["class_offsets"] = pd.DataFrame({
+        "class_id": [f"C{i}" for i in range(len(estimates))], "teacher_id": "T1", "subject": "Математика",
+        "estimate": estimates, "se": se})
+    f = {"kind": "deflated_marks", "target_type": "teacher", "target_id": "T1", "subject": "Математика"}
+    return _marking_standard(d, f, [], "Математика", True)
+
+
+def test_marking_standard_needs_the_offset_in_every_class_not_one():
+    # shared by three classes: each leave-one-out pool is −0.5 ± 0.07 → supported, addressed to the teacher
+    c = _offset_check([-0.5, -0.45, -0.55])
+    assert c.verdict == "supported" and c.teachers == ("T1",) and c.p < 1e-6 and c.estimate < 0
+    # one class drives it: without that class the others are ~0 → not the teacher's standard
+    c = _offset_check([-1.2, 0.02, -0.03])
+    assert c.verdict == "not_supported" and c.p > 0.5
+    # a single class cannot tell teacher from class
+    assert _offset_check([-0.6]).verdict == "inconclusive"

@@ -14,10 +14,14 @@ with the school's data, each against a stated comparison:
                 schools' students of the same grade): the problem is the school's general level and
                 context rather than this subject's teaching.
 ``value_added`` the teachers who teach the target in the subject have low value added
-                (:mod:`.value_added`, its p-value).
+                (:mod:`.value_added`, its p-value): measured on ВПР where the teacher has enough
+                ВПР results (a low result caused by weak teaching shows in ВПР progress, which the
+                teacher's own marking does not move), on year marks otherwise. For a low value
+                added finding itself the check asks the ВПР only: is the low progress there too
+                (teaching), or only in the journal (marking)?
 ``staffing``    the target's teachers changed (new to the subject in this school since the
                 comparison year) and the new teachers' value added is below the continuing
-                teachers' beyond noise.
+                teachers' beyond noise (both on ВПР when both groups have it, else on year marks).
 ``attendance``  the target students missed more lessons than other schools' students of
                 the same grades, by at least 1 percentage point beyond noise.
 ``marking``     a marking offset (:mod:`.objectivity`) of the target's teachers: deflated
@@ -76,6 +80,8 @@ HYPOTHESES = {
     "tasks": "Дефициты отдельных умений (по заданиям ВПР)",
     "climate": "Неблагоприятный климат в классе (по анкетам учеников)",
     "climate_widespread": "Причина общая для школы: низкие оценки в большинстве классов, а не в отдельных",
+    "marking_standard": "Смещение — особенность оценивания учителя, а не одного класса: оно сохраняется в его "
+                        "классах без любого одного из них",
     "moved": "Работы с баллами чуть ниже порога «дотянуты» до отметки «3» (сразу под порогом работ недостаёт)",
 }
 CHECKS = {
@@ -85,9 +91,12 @@ CHECKS = {
     "threshold_peak": ("moved", "marking_inflated"),
     "result_anomaly": ("marking_inflated",),
     "inflated_marks": ("marking_inflated",),
+    # a teacher's marking offset: is it the teacher's standard, shared by the classes, or one class's story?
+    "deflated_marks": ("marking_standard",),
     "climate_problem": ("climate_widespread",),
-    # value added is measured on journal marks: a teacher who marks low shows low "progress"
-    "low_value_added": ("marking_deflated",),
+    # a low value added on journal marks may be the teacher's strict marking: does ВПР progress show it too
+    # (teaching), and are the teacher's journal marks below what ВПР confirms (marking)?
+    "low_value_added": ("value_added", "marking_deflated"),
 }
 AREAS = ("results", "trends", "assessments", "objectivity", "factors")
 
@@ -150,7 +159,7 @@ class _Data:
     def va(self) -> pd.DataFrame:
         from .value_added import value_added
 
-        return self.get("va", lambda: value_added(self.con, self.school_id, self.year).tidy())
+        return self.get("va", lambda: value_added(self.con, self.school_id, self.year, outcome="auto").tidy())
 
     def offsets(self) -> pd.DataFrame:
         def run():
@@ -161,6 +170,16 @@ class _Data:
             off = objectivity(self.con, self.school_id, self.year).offsets
             return off if off is not None else pd.DataFrame()
         return self.get("offsets", run)
+
+    def class_offsets(self) -> pd.DataFrame:
+        def run():
+            if not self.has("assessments"):
+                return pd.DataFrame()
+            from .objectivity import objectivity
+
+            off = objectivity(self.con, self.school_id, self.year).class_offsets
+            return off if off is not None else pd.DataFrame()
+        return self.get("class_offsets", run)
 
     def marks(self, subject: str) -> pd.DataFrame:
         """Year marks in ``subject`` of this and the previous year, all schools, with the deviation from the
@@ -247,7 +266,9 @@ def _ci(lo: float, hi: float) -> str:
 def _listed(rows: pd.DataFrame, id_col: str, name: bool, k: int = 4) -> str:
     """The first ``k`` rows (sorted by estimate) as "T01: −0,25 балла (95 % ДИ …)"; "и ещё N" for the rest."""
     rows = rows.sort_values("estimate")
-    out = "; ".join(f"{(getattr(r, id_col) + ': ') if name else ''}{ph.signed(r.estimate)} балла "
+    unit = {"external": "ст. откл. по ВПР", "journal": "балла по годовым отметкам"}
+    out = "; ".join(f"{(getattr(r, id_col) + ': ') if name else ''}{ph.signed(r.estimate)} "
+                    f"{unit.get(getattr(r, 'outcome', ''), 'балла')} "
                     f"({_ci(r.ci_low, r.ci_high)})" for r in rows.head(k).itertuples())
     return out + (f"; и ещё {len(rows) - k}" if len(rows) > k else "")
 
@@ -323,32 +344,73 @@ def _z_test(est: float, se: float) -> tuple[float, float, float]:
     return p, est - 1.959964 * se, est + 1.959964 * se
 
 
-def _value_added(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
-    tch = d.teachers(classes, subject, d.year)
+def _va_rows(d: _Data, teachers, subject: str) -> pd.DataFrame:
+    """The decisive value-added rows (ВПР where the teacher has enough of it) of ``teachers`` in ``subject``."""
     va = d.va()
-    rows = va[(va["unit_type"] == "teacher") & va["unit_id"].isin(tch) & (va["subject"] == subject)] \
-        if len(va) else va
+    if not len(va):
+        return va
+    rows = va[(va["unit_type"] == "teacher") & va["unit_id"].isin(teachers) & (va["subject"] == subject)]
+    return rows[rows["decisive"].astype(bool)] if "decisive" in rows else rows
+
+
+def _unit(rows: pd.DataFrame) -> str:
+    return "ст. откл." if (rows.get("outcome", pd.Series(dtype=str)) == "external").all() and len(rows) else "балла"
+
+
+def _va_of_low_va(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
+    """A low value added finding: is the low progress in ВПР too (teaching), not only in the journal (marking)?"""
+    tch = {f["target_id"]} if f["target_type"] == "teacher" else d.teachers(classes, subject, d.year)
+    va = d.va()
+    rows = va[(va["unit_type"] == "teacher") & va["unit_id"].isin(tch) & (va["subject"] == subject)
+              & (va["outcome"] == "external")] if len(va) else va
+    if not len(rows):
+        return _Check("value_added", "inconclusive", "Результатов ВПР у учеников этого учителя по предмету нет "
+                      "(или их слишком мало): по одним журнальным отметкам нельзя отличить слабое преподавание от "
+                      "строгого оценивания.")
+    lst = _listed(rows, "unit_id", name)
+    low = rows[rows["flagged"].astype(bool) & (rows["estimate"] < 0)]
+    if len(low):
+        r = low.sort_values("p_value").iloc[0]
+        return _Check("value_added", "supported", f"Прирост учеников ниже среднего и по результатам ВПР, которые "
+                      f"не зависят от отметок учителя: {lst}. Дело в преподавании, а не только в оценивании.",
+                      float(r["p_value"]), float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"]),
+                      tuple(low["unit_id"]))
+    r = rows.sort_values("p_value").iloc[0]
+    return _Check("value_added", "not_supported", f"По результатам ВПР, которые не зависят от отметок учителя, "
+                  f"прирост учеников не ниже среднего за пределами случайного разброса: {lst}. Низкий прирост "
+                  f"виден только по журнальным отметкам.", float(r["p_value"]), float(r["estimate"]),
+                  float(r["ci_low"]), float(r["ci_high"]))
+
+
+def _value_added(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
+    if f["kind"] == "low_value_added":
+        return _va_of_low_va(d, f, classes, subject, name)
+    tch = d.teachers(classes, subject, d.year)
+    rows = _va_rows(d, tch, subject)
     if not len(rows):
         return _Check("value_added", "inconclusive", "Вклад учителей этих классов в предмет оценить не удалось "
-                      "(нужны годовые отметки двух лет подряд и не меньше 10 учеников у учителя).")
+                      "(нужны годовые отметки или результаты ВПР двух лет подряд и не меньше 5 учеников у учителя).")
     low = rows[rows["flagged"].astype(bool) & (rows["estimate"] < 0)]
     lst = _listed(rows, "unit_id", name)
-    # the target's teachers together: the mean of their estimates (independent errors assumed)
-    pooled, pse = _mean_of(rows)
+    # the target's teachers together: the mean of their estimates on one scale (independent errors assumed)
+    same = rows
+    if "outcome" in rows and rows["outcome"].nunique() > 1:
+        same = rows[rows["outcome"] == rows["outcome"].value_counts().sort_index().idxmax()]
+    pooled, pse = _mean_of(same)
     pp, plo, phi = _z_test(pooled, pse)
-    together = (f" Вместе (среднее по {t.count(len(rows), 'учителю', 'учителям', 'учителям')}): "
-                f"{ph.signed(pooled)} балла ({_ci(plo, phi)}).") if len(rows) > 1 else ""
+    together = (f" Вместе (среднее по {t.count(len(same), 'учителю', 'учителям', 'учителям')}): "
+                f"{ph.signed(pooled)} {_unit(same)} ({_ci(plo, phi)}).") if len(same) > 1 else ""
     if len(low):
         r = low.sort_values("p_value").iloc[0]
         return _Check("value_added", "supported", f"Прирост учеников ниже, чем у сравнимых учеников "
                       f"муниципалитета: {lst}.{together}", float(r["p_value"]), float(r["estimate"]),
                       float(r["ci_low"]), float(r["ci_high"]), tuple(low["unit_id"]))
-    if len(rows) > 1 and phi < 0:
-        neg = tuple(rows.loc[rows["estimate"] < 0, "unit_id"])
+    if len(same) > 1 and phi < 0:
+        neg = tuple(same.loc[same["estimate"] < 0, "unit_id"])
         return _Check("value_added", "supported", f"Прирост учеников ниже, чем у сравнимых учеников муниципалитета, "
                       f"у учителей этих классов в целом, хотя по отдельности оценки в пределах разброса: {lst}."
                       f"{together}", pp, pooled, plo, phi, neg)
-    p_use = pp if len(rows) > 1 else float(rows["p_value"].iloc[0])
+    p_use = pp if len(same) > 1 else float(same["p_value"].iloc[0])
     return _Check("value_added", "not_supported", f"Вклад учителей ({lst}) не отличается от среднего по "
                   f"муниципалитету за пределами случайного разброса.{together}", p_use, pooled, plo, phi)
 
@@ -367,7 +429,16 @@ def _staffing(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -
     cont = d.subject_teachers(subject, d.year) & before
     va = d.va()
     v = va[(va["unit_type"] == "teacher") & (va["subject"] == subject)] if len(va) else va
-    vn, vc = v[v["unit_id"].isin(new)], v[v["unit_id"].isin(cont)]
+    from .value_added import MIN_EXTERNAL_N
+
+    vn = vc = v.iloc[0:0]
+    for outcome in ("external", "journal"):  # both groups on one scale: ВПР when both have it
+        o = v[v["outcome"] == outcome] if "outcome" in v else v
+        if outcome == "external":
+            o = o[o["n"] >= MIN_EXTERNAL_N]
+        vn, vc = o[o["unit_id"].isin(new)], o[o["unit_id"].isin(cont)]
+        if len(vn) and len(vc):
+            break
     if not len(vn) or not len(vc):
         return _Check("staffing", "inconclusive", f"С {then_year} года пришли новые учителя ({_who(new, name)}), "
                       f"но сравнить их вклад с вкладом прежних учителей по этим данным нельзя.", teachers=tuple(new))
@@ -375,7 +446,7 @@ def _staffing(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -
     diff, se = mn - mc, float(np.hypot(sn, sc))
     p, lo, hi = _z_test(diff, se)
     ev = (f"После {then_year} года предмет в этих классах стали вести новые учителя ({_who(new, name)}); их вклад в среднем "
-          f"на {ph.signed(diff)} балла отличается от вклада учителей, работавших и раньше ({_ci(lo, hi)}).")
+          f"на {ph.signed(diff)} {_unit(vn)}{' по ВПР' if _unit(vn) != 'балла' else ''} отличается от вклада учителей, работавших и раньше ({_ci(lo, hi)}).")
     verdict = "supported" if hi < 0 else "not_supported"
     return _Check("staffing", verdict, ev, p, float(diff), float(lo), float(hi), tuple(new))
 
@@ -424,6 +495,41 @@ def _marking(direction: str):
                       f"пределы случайного разброса или меньше 0,2 балла.", float(r["p_value"]), float(r["estimate"]),
                       float(r["ci_low"]), float(r["ci_high"]))
     return check
+
+
+def _marking_standard(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
+    """Leave-one-class-out: the teacher's offset, pooled (inverse variance) over the classes without each one
+    in turn, keeps its sign and its significance — the weakest of these pooled tests is the check's p."""
+    from scipy import stats
+
+    tid = f.get("target_id") or f.get("teacher_id")
+    off = d.class_offsets()
+    rows = (off[(off["teacher_id"] == tid) & (off["subject"] == subject) & (off["se"] > 0)]
+            if len(off) and tid else pd.DataFrame())
+    if len(rows) < 2:
+        return _Check("marking_standard", "inconclusive", "У учителя по этому предмету меньше двух классов с "
+                      "результатами ВПР: отличить особенность оценивания учителя от особенности класса нельзя.")
+    est, se = rows["estimate"].to_numpy(float), rows["se"].to_numpy(float)
+    w = 1 / se ** 2
+    pooled = float((w * est).sum() / w.sum())
+    sign = np.sign(pooled)
+    worst_p, worst = 0.0, (pooled, pooled, pooled)
+    for i in range(len(rows)):
+        keep = np.arange(len(rows)) != i
+        e = float((w[keep] * est[keep]).sum() / w[keep].sum())
+        s_ = float(np.sqrt(1 / w[keep].sum()))
+        p = 1.0 if np.sign(e) != sign else float(2 * stats.norm.sf(abs(e) / s_))
+        if p >= worst_p:
+            worst_p, worst = p, (e, e - 1.96 * s_, e + 1.96 * s_)
+    what = "выше" if sign > 0 else "ниже"
+    who = f"{tid}: " if name else ""
+    if worst_p < ALPHA:
+        return _Check("marking_standard", "supported", f"{who}журнальные отметки {what} подтверждённых ВПР во всех "
+                      f"{len(rows)} классах учителя: без любого одного класса смещение остаётся "
+                      f"{ph.signed(worst[0])} балла ({_ci(worst[1], worst[2])}).", worst_p, *worst, teachers=(tid,))
+    return _Check("marking_standard", "not_supported", f"{who}без одного из {len(rows)} классов учителя смещение "
+                  f"отметок ({ph.signed(worst[0])} балла, {_ci(worst[1], worst[2])}) не отличается от нуля: "
+                  "возможно, дело в особенностях одного класса.", worst_p, *worst)
 
 
 def _tasks(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
@@ -543,6 +649,7 @@ def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _
 
 FUNCS = {"moved": _moved, "general": _general, "intake": _intake, "value_added": _value_added, "staffing": _staffing, "attendance": _attendance,
          "marking_deflated": _marking("deflated"), "marking_inflated": _marking("inflated"), "tasks": _tasks,
+         "marking_standard": _marking_standard,
          "climate": _climate, "climate_widespread": _climate_widespread}
 
 
@@ -556,7 +663,7 @@ def _applicable(f: dict) -> tuple[str, ...]:
     if f["kind"] == "declining_trend" and "состав" in have:  # the cohort decomposition already tests the intake
         checks = tuple(c for c in checks if c != "intake")
     if f["kind"] == "inflated_marks" and f["target_type"] == "teacher":
-        checks = ()  # the finding is the marking offset itself
+        checks = ("marking_standard",)  # the finding is the offset itself: is it the teacher's or one class's?
     return checks
 
 
@@ -618,6 +725,8 @@ _ACTIONS = {
                          "объединении; перекрёстная проверка контрольных работ."),
     "marking_inflated": ("teacher", "Согласовать критерии оценивания по предмету «{s}» с критериями ВПР; "
                          "перекрёстная проверка контрольных работ."),
+    "marking_standard": ("teacher", "Согласовать критерии оценивания по предмету «{s}» в методическом "
+                         "объединении с критериями ВПР; перекрёстная проверка контрольных работ учителя."),
     "tasks": ("class", "Включить в уроки по предмету «{s}» задания на умения, по которым найдены дефициты; "
               "повторная диагностика этих умений."),
     "general": ("class", "Поддержка учеников, отстающих по нескольким предметам: консультации, индивидуальные "
@@ -625,7 +734,7 @@ _ACTIONS = {
     "climate": ("class", "Классному руководителю с педагогом-психологом: занятия на сплочение класса, "
                 "повторное анкетирование через полгода."),
 }
-PRIORITY = ("value_added", "staffing", "marking_inflated", "marking_deflated", "tasks", "intake", "general",
+PRIORITY = ("value_added", "staffing", "marking_standard", "marking_inflated", "marking_deflated", "tasks", "intake", "general",
             "attendance", "climate")
 
 
