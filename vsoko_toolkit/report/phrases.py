@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from .text import academic_year, num, pct  # noqa: F401 (re-exported)
 
 METRIC_RU = {"quality": "качество знаний", "success": "успеваемость", "mean_mark": "средний балл", "sou": "СОУ"}
@@ -36,9 +38,15 @@ def low_result_title(metric: str, subject: str, who: str, against: str) -> str:
         f"Низкая {METRIC_RU[metric]} по предмету «{subject}» {who} ({against})"
 
 
+_CLASS_TOKEN = re.compile(r"^(1[01]|[1-9])\s*[А-ЯЁа-яёA-Za-z]{0,2}$")
+
+
 def class_label(class_id: str) -> str:
-    """'S01-2025-7Б' -> '7Б'."""
-    return class_id.rsplit("-", 1)[-1]
+    """The class as people name it, from any id the contract allows: 'S01-2025-7Б' -> '7Б',
+    '7Б-2025-S01' -> '7Б', '2025_S01_10а' -> '10а'; an id with no grade-and-letter part is shown whole."""
+    tokens = [t for t in re.split(r"[-_/\s.]+", str(class_id)) if t]
+    hits = [t for t in tokens if _CLASS_TOKEN.match(t)]
+    return hits[-1] if hits else str(class_id)
 
 
 def year_text(year: int) -> str:
