@@ -116,3 +116,62 @@ def test_book_in_browser(browser, book):
     assert outside == [], f"запросы за пределы книги: {outside}"
     assert len(requests) > 20   # the guard saw the page's own requests
     assert errors == []
+
+
+@pytest.fixture(scope="session")
+def training_book(tmp_path_factory, sample_db_path):
+    from vsoko_toolkit.pipeline.demo import demo_school, sample_folder
+    from vsoko_toolkit.pipeline.training import run_training
+    from vsoko_toolkit.report.training import open_lesson
+
+    school, year = demo_school(sample_folder(sample_db_path.parent), sample_db_path)
+    wrong = open_lesson(1, sample_db_path, school, year).answers(wrong=True)["answer_1c"]
+    res = run_training(sample_db_path, school, year, tmp_path_factory.mktemp("training_browser"),
+                       answers={1: {"answer_1c": wrong}}, sample_db=sample_db_path, workers=2)
+    return res.book
+
+
+def test_training_book_in_browser(browser, training_book):
+    """The training book: title, eight lessons in the contents, a lesson's figure, a verdict, offline."""
+    book = training_book
+    site = book.html_index.parent.resolve()
+    requests: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+
+    def guard(route):
+        requests.append(route.request.url)
+        if _inside(route.request.url, site):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(book.html_index.as_uri())
+    page.wait_for_load_state("networkidle")
+    assert page.locator("h1").first.inner_text().startswith("Учебная книга")
+    toc = [x.strip() for x in page.locator("nav.bd-links a").all_inner_texts()]
+    assert len(toc) == 8 and toc[0].startswith("Урок 1.") and toc[-1].startswith("Урок 8.")
+    page.screenshot(path=str(book.book_dir / "screenshot_training.png"))
+
+    page.locator("nav.bd-links a", has_text="Урок 1.").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("chapters/01_interval.html")
+    text = page.locator("article").inner_text()
+    assert "95-процентный интервал" in text and "{glue" not in text
+    img = page.locator("article img").first
+    img.scroll_into_view_if_needed()
+    assert page.evaluate("i => i.complete && i.naturalWidth", img.element_handle()) > 100
+    verdicts = page.locator("div.vsoko-verdict")
+    assert verdicts.count() == 3
+    assert "Неверно." in verdicts.nth(2).inner_text()   # the injected wrong answer to exercise 3
+    verdicts.nth(2).locator("summary").click()
+    assert "Правильный ответ" in verdicts.nth(2).inner_text()
+    page.screenshot(path=str(book.book_dir / "screenshot_training_lesson.png"), full_page=True)
+
+    context.close()
+    outside = [u for u in requests if not _inside(u, site)]
+    assert outside == [], f"запросы за пределы книги: {outside}"
+    assert errors == []

@@ -199,7 +199,8 @@ def assemble_book(run: dict, run_dir: Path, book_dir: Path) -> list[str]:
 def book_config(run: dict, mathjax: bool = True) -> dict:
     """The ``_config.yml`` of the book, as data."""
     school = run.get("school_name") or run["school_id"]
-    title = f"{school}: анализ за {academic_year(run['year'])} учебный год"
+    title = f"{school} — {run['book_title']}" if run.get("book_title") else (
+        f"{school}: анализ за {academic_year(run['year'])} учебный год")
     author = f"{school} · {PROFILE_LABELS[run['profile']]}"
     sphinx_config = {
         "extensions": list(SPHINX_EXTENSIONS),
@@ -247,7 +248,7 @@ def book_config(run: dict, mathjax: bool = True) -> dict:
         "latex": {"latex_engine": "xelatex", "use_jupyterbook_latex": False,
                   "latex_documents": {
                       "targetname": "book.tex",
-                      "title": f"Анализ работы школы за {academic_year(run['year'])} учебный год",
+                      "title": _book_title(run),
                       "author": f"{_tex(school)} \\and {PROFILE_LABELS[run['profile']]}"}},
         "sphinx": {"config": sphinx_config},
     }
@@ -265,9 +266,11 @@ def title_page(run: dict, chapters: list[dict]) -> str:
     if skipped:
         names = "; ".join(f"«{_md(_chapter_title(ch))}»" for ch in skipped)
         lines.append(f"Пропущены (анализ ещё не готов или не входит в эту версию): {names}.")
+    if run.get("book_intro"):
+        lines.insert(0, run["book_intro"])
     school = run.get("school_name") or run["school_id"]
     return Template(asset_text("title.md")).substitute(
-        title=f"Анализ работы школы за {academic_year(run['year'])} учебный год",
+        title=_book_title(run),
         school_name=_md(school),
         school_id=_md(run["school_id"]),
         academic_year=academic_year(run["year"]),
@@ -275,6 +278,11 @@ def title_page(run: dict, chapters: list[dict]) -> str:
         built_on=_dt.date.today().strftime("%d.%m.%Y"),
         status_note="\n\n".join(lines),
     )
+
+
+def _book_title(run: dict) -> str:
+    """The book's title: ``run["book_title"]`` (e.g. the training book's) or the annual analysis's."""
+    return run.get("book_title") or f"Анализ работы школы за {academic_year(run['year'])} учебный год"
 
 
 def _write_chapter(ch: dict, run: dict, run_dir: Path, dest: Path) -> tuple[dict, list[str]]:

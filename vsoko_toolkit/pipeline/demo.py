@@ -63,8 +63,21 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
             say(f"    глава «{c['title']}»: ошибка {c['error']}")
         book = build_book(res.run_dir, pdf=pdf)
         books[profile] = book
-    say("4/4 Готово.")
+    say(f"4/4 Учебная книга: уроки на данных школы {sid} (публичная версия)")
+    from .training import run_training
+
+    training = run_training(db, sid, year, out / "public", profile="public", pdf=pdf, sample_db=db)
+    for c in training.failed:
+        say(f"    урок «{c['title']}»: ошибка {c['error']}")
+    books["training"] = training.book
+    say("Готово.")
     for profile, book in books.items():
+        if profile == "training":
+            say(f"  Учебная книга, HTML: {book.html_index}")
+            if book.pdf:
+                say(f"  Учебная книга, PDF:  {book.pdf}")
+            say("  Упражнения учебной книги: jupyter lab notebooks/training")
+            continue
         label = "для администрации" if profile == "internal" else "публичная"
         say(f"  Книга ({label}), HTML: {book.html_index}")
         if book.pdf:
