@@ -277,6 +277,7 @@ def batch_cmd(
 def book_cmd(
     run_dir: Path = typer.Argument(..., help="Папка выполненного анализа (ПАПКА/школа/год)."),
     pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Собрать и PDF."),
+    book_template: Path = typer.Option(None, "--book-template", help="Папка шаблона книги (_config.yml, _toc.yml, index.md, vsoko.css, preamble.tex); по умолчанию book/school репозитория."),
 ) -> None:
     """Собрать книгу отчёта (HTML и PDF) из выполненных глав, без повторного выполнения.
 
@@ -285,7 +286,7 @@ def book_cmd(
     from .pipeline.book import build_book
 
     try:
-        res = build_book(run_dir, pdf=pdf)
+        res = build_book(run_dir, pdf=pdf, template_dir=book_template)
     except VsokoError as exc:
         _fail(exc)
     console.print(f"Книга (HTML): {res.html_index}")
@@ -304,6 +305,7 @@ def training_cmd(
     profile: str = typer.Option("public", "--profile", help="public — без имён и групп меньше 5; internal — для администрации."),
     pdf: bool = typer.Option(False, "--pdf/--no-pdf", help="Собрать и PDF."),
     workers: int = typer.Option(1, "--workers", help="Число параллельных процессов."),
+    book_template: Path = typer.Option(None, "--book-template", help="Папка шаблона учебной книги; по умолчанию book/training репозитория."),
 ) -> None:
     """Учебная книга: восемь уроков о том, как читать анализ ВСОКО, на данных школы, с упражнениями.
 
@@ -312,7 +314,8 @@ def training_cmd(
     from .pipeline.training import run_training
 
     try:
-        res = run_training(db, school, year, out, profile=profile, pdf=pdf, workers=workers)
+        res = run_training(db, school, year, out, profile=profile, pdf=pdf, workers=workers,
+                           book_template=book_template)
     except VsokoError as exc:
         _fail(exc)
     for c in res.lessons:

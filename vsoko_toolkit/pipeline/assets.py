@@ -1,4 +1,5 @@
-"""Static assets of the book that must work offline: MathJax 3, CSS, LaTeX preamble, templates.
+"""The vendored MathJax 3 of the book (formulas offline). The book's CSS, LaTeX preamble and
+title page are editable templates in the repository's ``book/<kind>/`` (see ``pipeline.book``).
 
 MathJax is vendored (``_vendor/mathjax/``, about 1.6 MB: the single-file ``tex-chtml.js``
 component, its woff-v2 fonts and the Apache-2.0 licence) rather than fetched into a
@@ -19,16 +20,10 @@ from pathlib import Path
 
 MATHJAX_VERSION = "3.2.2"
 MATHJAX_ENTRY = "tex-chtml.js"
-ASSETS_DIR = Path(__file__).with_name("_book_assets")
 MATHJAX_DIR = Path(__file__).with_name("_vendor") / "mathjax"
 
 # files kept from the npm package (paths inside its ``es5/`` folder, plus the licence)
 _MATHJAX_KEEP = (MATHJAX_ENTRY, "output/chtml/fonts/woff-v2/")
-
-
-def asset_text(name: str) -> str:
-    """Text of a file in ``_book_assets/`` (CSS, LaTeX preamble, title page template)."""
-    return (ASSETS_DIR / name).read_text(encoding="utf-8")
 
 
 def mathjax_available() -> bool:

@@ -1,10 +1,13 @@
 """The annual book: executed chapter notebooks of one run assembled by jupyter-book 1.
 
-``build_book(RUN)`` reads ``RUN/run.json``, writes a jupyter-book project into
-``RUN/book/`` (config, table of contents, a title page, copies of the executed
-notebooks prepared for readers) and builds ``RUN/book/_build/html/index.html`` and,
-when asked, ``RUN/book/_build/pdf/book.pdf``. Nothing is executed again
-(``execute_notebooks: off``); the notebooks in ``RUN/notebooks/`` are never modified.
+``build_book(RUN)`` reads ``RUN/run.json``, copies the book's template (the repository's
+``book/<kind>/``: ``_config.yml``, ``_toc.yml``, the title page ``index.md``, ``vsoko.css``,
+``preamble.tex``; see :func:`find_template`) into ``RUN/book/``, fills it with the run's
+values (:data:`PIPELINE_KEYS` of the config, chapter order and titles, the title page's
+:data:`PLACEHOLDERS`), adds copies of the executed notebooks prepared for readers, and
+builds ``RUN/book/_build/html/index.html`` and, when asked, ``RUN/book/_build/pdf/book.pdf``.
+Nothing is executed again (``execute_notebooks: off``); the notebooks in ``RUN/notebooks/``
+are never modified.
 
 What readers get, and how:
 
@@ -39,23 +42,38 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from string import Template
 from typing import Literal
 
 import nbformat
 import yaml
 
 from ..errors import VsokoError, check_option
-from .assets import asset_text, copy_mathjax
+from .assets import copy_mathjax
 
-# jupyter-book 1's default extensions less sphinx_thebe (its pages embed a CDN address of
-# thebe and a Binder config) and intersphinx (nothing to do offline); sphinx_comments stays:
-# jupyter-book always passes it a config, and with comments off it adds nothing
-SPHINX_EXTENSIONS = ("sphinx_togglebutton", "sphinx_copybutton", "myst_nb", "jupyter_book",
-                     "sphinx_comments", "sphinx_external_toc", "sphinx_design", "sphinx_book_theme")
 PdfEngine = Literal["auto", "xelatex", "chromium"]
 PROFILE_LABELS = {"public": "публичная версия", "internal": "для администрации школы"}
 STATUSES = ("ok", "failed", "skipped")
+DEFAULT_TITLES = {
+    "school": "Анализ работы школы за {} учебный год",
+    "municipality": "Анализ муниципальной системы оценки качества образования за {} учебный год",
+}
+
+#: The editable book templates: ``book/<kind>/`` of the repository (kind = run.json's
+#: ``kind``, default ``school``); a wheel installs them as data files under
+#: ``<prefix>/share/vsoko_toolkit/book/<kind>/`` (pyproject ``[tool.setuptools.data-files]``).
+REPO_TEMPLATES = Path(__file__).resolve().parents[2] / "book"
+INSTALLED_TEMPLATES = ("share", "vsoko_toolkit", "book")
+#: What a template folder must hold.
+TEMPLATE_FILES = ("_config.yml", "_toc.yml", "index.md", "vsoko.css", "preamble.tex")
+#: Keys of ``_config.yml`` the pipeline sets at each build, whatever the template says
+#: (dotted paths; ``html_static_path`` only gains ``_assets`` if the template dropped it).
+PIPELINE_KEYS = ("title", "author", "execute.execute_notebooks", "latex.latex_engine",
+                 "latex.latex_documents", "sphinx.config.latex_elements.fontpkg",
+                 "sphinx.config.mathjax_path", "sphinx.config.html_static_path")
+#: The ``${name}`` placeholders of a template's ``index.md``.
+PLACEHOLDERS = ("title", "school_name", "school_id", "academic_year", "year", "profile_label",
+                "built_on", "book_intro", "status_note")
+_KIND = re.compile(r"[a-z][a-z0-9_]*")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # Sphinx/jupyter-book log lines that are warnings or errors
 _WARNING_LINE = re.compile(r"(WARNING|ERROR|CRITICAL|SEVERE):")
@@ -78,6 +96,7 @@ class BookResult:
     pdf_note : in Russian: how the PDF was made, or why there is none.
     warnings : Sphinx/jupyter-book warnings of the builds, and assembly notes.
     seconds : wall time per stage (``assemble``, ``html``, ``pdf``).
+    template : the template folder the book was made from (:func:`find_template`).
     """
 
     book_dir: Path
@@ -87,11 +106,14 @@ class BookResult:
     pdf_note: str
     warnings: tuple[str, ...] = ()
     seconds: dict[str, float] = field(default_factory=dict)
+    template: Path | None = None
 
     def summary(self) -> str:
         """Russian lines for the command line: where the book is, the PDF or why not."""
         lines = [f"Книга (HTML): {self.html_index}"]
         lines.append(f"PDF: {self.pdf} — {self.pdf_note}" if self.pdf else self.pdf_note)
+        if self.template:
+            lines.append(f"Шаблон книги: {self.template}")
         if self.warnings:
             lines.append(f"Предупреждения сборки ({len(self.warnings)}):")
             lines += [f"  - {w}" for w in self.warnings]
@@ -99,7 +121,7 @@ class BookResult:
 
 
 def build_book(run_dir: str | Path, pdf: bool = True, *, pdf_engine: PdfEngine = "auto",
-               timeout: float = 600) -> BookResult:
+               timeout: float = 600, template_dir: str | Path | None = None) -> BookResult:
     """Assemble ``RUN/book`` from an executed run and build its HTML (and PDF).
 
     Parameters
@@ -109,10 +131,14 @@ def build_book(run_dir: str | Path, pdf: bool = True, *, pdf_engine: PdfEngine =
     pdf_engine : ``"auto"`` (xelatex if TeX is installed, else Chromium), ``"xelatex"``
         or ``"chromium"`` (only that one; no PDF if it is missing).
     timeout : seconds allowed for each build command.
+    template_dir : the book's template folder (``_config.yml``, ``_toc.yml``, ``index.md``,
+        ``vsoko.css``, ``preamble.tex``), or a folder like ``book/`` holding ``<kind>/``;
+        default: the repository's ``book/<kind>`` (see :func:`find_template`).
 
     Raises
     ------
-    BookError : ``run.json`` missing or malformed, or the HTML build failed.
+    BookError : ``run.json`` missing or malformed, no usable template, or the HTML build
+        failed.
     """
     check_option("pdf_engine", pdf_engine, ("auto", "xelatex", "chromium"))
     run_dir = Path(run_dir).resolve()
@@ -120,7 +146,8 @@ def build_book(run_dir: str | Path, pdf: bool = True, *, pdf_engine: PdfEngine =
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     book_dir = run_dir / "book"
-    notes = assemble_book(run, run_dir, book_dir)
+    template = find_template(run.get("kind", "school"), template_dir)
+    notes = assemble_book(run, run_dir, book_dir, template)
     seconds["assemble"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -136,7 +163,8 @@ def build_book(run_dir: str | Path, pdf: bool = True, *, pdf_engine: PdfEngine =
         pdf_path, engine, note, pdf_warnings = _build_pdf(book_dir, pdf_engine, timeout)
         warnings += pdf_warnings
         seconds["pdf"] = time.perf_counter() - t0
-    return BookResult(book_dir, html_index, pdf_path, engine, note, tuple(warnings), seconds)
+    return BookResult(book_dir, html_index, pdf_path, engine, note, tuple(warnings), seconds,
+                      template)
 
 
 # --------------------------------------------------------------------------- run.json
@@ -171,91 +199,238 @@ def academic_year(year: int) -> str:
     return f"{year - 1}/{year}"
 
 
+# --------------------------------------------------------------------------- templates
+def find_template(kind: str = "school", template_dir: str | Path | None = None) -> Path:
+    """The template folder of a book of ``kind`` (``"school"``, ``"training"``, ...).
+
+    Looked up in this order: ``template_dir`` if given (the folder itself, or a folder
+    like ``book/`` holding ``<kind>/``); the repository's ``book/<kind>``; the copy
+    installed with the package (``<prefix>/share/vsoko_toolkit/book/<kind>``, the wheel's
+    data files). BookError (in Russian) if none is found or a template file is missing.
+    """
+    if not isinstance(kind, str) or not _KIND.fullmatch(kind):
+        raise BookError(f"Вид книги {kind!r} (поле «kind» в run.json) — не имя папки шаблона "
+                        "(строчные латинские буквы, цифры, _).")
+    if template_dir is not None:
+        folder = Path(template_dir).expanduser().resolve()
+        if not (folder / "_config.yml").is_file() and (folder / kind).is_dir():
+            folder = folder / kind
+        return _checked_template(folder)
+    # the repository's book/ only in a source checkout (for an installed package, parents[2]
+    # is site-packages)
+    repo = [REPO_TEMPLATES / kind] if (REPO_TEMPLATES.parent / "pyproject.toml").is_file() else []
+    candidates = list(dict.fromkeys([*repo, *_installed_templates(kind)]))
+    for folder in candidates:
+        if folder.is_dir():
+            return _checked_template(folder)
+    raise BookError(f"Шаблон книги «{kind}» не найден (искали: "
+                    f"{'; '.join(str(c) for c in candidates)}). Укажите папку шаблона: "
+                    "--book-template ПАПКА.")
+
+
+def _installed_templates(kind: str) -> list[Path]:
+    """Where a non-editable install put ``book/<kind>`` (pyproject ``data-files``)."""
+    import site
+    import sysconfig
+    from importlib import metadata
+
+    found = []
+    for dist in metadata.distributions(name="vsoko_toolkit"):
+        for f in dist.files or ():
+            if tuple(f.parts[-5:]) == (*INSTALLED_TEMPLATES, kind, "_config.yml"):
+                found.append(Path(dist.locate_file(f)).resolve().parent)
+    for base in (sysconfig.get_path("data"), site.getuserbase()):
+        found.append(Path(base, *INSTALLED_TEMPLATES, kind))
+    return found
+
+
+def _checked_template(folder: Path) -> Path:
+    if not folder.is_dir():
+        raise BookError(f"Папка шаблона книги {folder} не найдена.")
+    missing = [name for name in TEMPLATE_FILES if not (folder / name).is_file()]
+    if missing:
+        raise BookError(f"В шаблоне книги {folder} нет файлов: {', '.join(missing)} "
+                        "(образец — папка book/ репозитория).")
+    return folder
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise BookError(f"Файл шаблона {path} не разобран (ошибка YAML): {err}") from err
+    if not isinstance(data, dict):
+        raise BookError(f"Файл шаблона {path} должен быть словарём YAML (ключ: значение).")
+    return data
+
+
 # --------------------------------------------------------------------------- assembly
-def assemble_book(run: dict, run_dir: Path, book_dir: Path) -> list[str]:
-    """Write the jupyter-book project into ``book_dir`` (replacing it); assembly notes."""
+def assemble_book(run: dict, run_dir: Path, book_dir: Path,
+                  template_dir: str | Path | None = None) -> list[str]:
+    """Write the jupyter-book project into ``book_dir`` (replacing it); assembly notes.
+
+    The book's template (:func:`find_template`: ``template_dir``, else ``book/<kind>``) is
+    copied into ``book_dir`` and filled: ``_config.yml`` (:func:`book_config`), ``_toc.yml``
+    (:func:`book_toc`), ``index.md`` (:func:`title_page`), ``_assets/vsoko.css``; the
+    chapters go to ``chapters/``. Other files of the template are copied as they are.
+    """
+    template = find_template(run.get("kind", "school"), template_dir)
+    book_dir = Path(book_dir).resolve()
+    if book_dir == template or book_dir in template.parents:
+        raise BookError(f"Шаблон книги {template} лежит внутри папки собираемой книги {book_dir}: "
+                        "она пересоздаётся при каждой сборке. Возьмите шаблон из другой папки.")
     if book_dir.exists():
         shutil.rmtree(book_dir)
-    (book_dir / "chapters").mkdir(parents=True)
+    shutil.copytree(template, book_dir, ignore=_template_ignore(template))
+    (book_dir / "chapters").mkdir(exist_ok=True)
+    toc, order = book_toc(_read_yaml(template / "_toc.yml"), run["chapters"],
+                          template / "_toc.yml")
+    by_stem = {Path(ch["file"]).stem: ch for ch in run["chapters"]}
+    chapters = [by_stem[stem] for stem in order]
     notes: list[str] = []
-    entries = []
-    chapters = sorted(run["chapters"], key=lambda ch: "summary" not in Path(ch["file"]).stem)
     for ch in chapters:
-        entry, note = _write_chapter(ch, run, run_dir, book_dir / "chapters")
-        entries.append(entry)
-        notes += note
+        notes += _write_chapter(ch, run, run_dir, book_dir / "chapters")
     assets = book_dir / "_assets"
-    assets.mkdir()
-    (assets / "vsoko.css").write_text(asset_text("vsoko.css"), encoding="utf-8")
+    assets.mkdir(exist_ok=True)
+    shutil.copyfile(template / "vsoko.css", assets / "vsoko.css")
     mathjax = copy_mathjax(assets / "mathjax")
     if mathjax is None:
         notes.append("MathJax не найден в пакете: формулы будут показаны в виде LaTeX-кода.")
-    _write_yaml(book_dir / "_config.yml", book_config(run, mathjax is not None))
-    _write_yaml(book_dir / "_toc.yml", {"format": "jb-book", "root": "index", "chapters": entries})
-    (book_dir / "index.md").write_text(title_page(run, chapters), encoding="utf-8")
+    _write_yaml(book_dir / "_config.yml", book_config(run, mathjax is not None, template))
+    _write_yaml(book_dir / "_toc.yml", toc)
+    (book_dir / "index.md").write_text(title_page(run, chapters, template), encoding="utf-8")
     return notes
 
 
-def book_config(run: dict, mathjax: bool = True) -> dict:
-    """The ``_config.yml`` of the book, as data."""
+def _template_ignore(template: Path):
+    """copytree's ignore: build output anywhere; the files the pipeline fills, at the top."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = {n for n in names if n in ("_build", ".ipynb_checkpoints", "__pycache__")}
+        if Path(folder).resolve() == template:
+            skip |= set(TEMPLATE_FILES) & set(names)
+        return skip
+    return ignore
+
+
+def book_toc(template: dict, chapters: list[dict], path: Path | str = "_toc.yml"
+             ) -> tuple[dict, list[str]]:
+    """The book's ``_toc.yml`` from the template's and the run's chapters; (toc, stems in order).
+
+    An entry ``file: chapters/<stem>`` of the template is a chapter of the run: kept (its
+    title from run.json unless the entry has ``title``) when the run has it, dropped when
+    not. The run's chapters the template does not list are appended in run.json order
+    (to the last part when the template has ``parts``). Other entries (a school's own
+    pages) are kept as they are.
+    """
+    titles = {Path(ch["file"]).stem: _chapter_title(ch) for ch in chapters}
+    placed: list[str] = []
+
+    def entries(items, where: str) -> list:
+        if items is None:
+            return []
+        if not isinstance(items, list):
+            raise BookError(f"В {path}: «{where}» должно быть списком.")
+        out = []
+        for item in items:
+            if not isinstance(item, dict):
+                raise BookError(f"В {path}: элемент «{where}» {item!r} — не словарь (file: …).")
+            item = dict(item)
+            stem = _chapter_stem(item.get("file"))
+            if stem is not None:
+                if stem not in titles or stem in placed:
+                    continue
+                placed.append(stem)
+                item["file"] = f"chapters/{stem}"
+                item.setdefault("title", titles[stem])
+            if "sections" in item:
+                item["sections"] = entries(item["sections"], "sections")
+                if not item["sections"]:
+                    del item["sections"]
+            out.append(item)
+        return out
+
+    toc = {k: v for k, v in template.items() if k not in ("chapters", "parts")}
+    if "parts" in template:
+        if not isinstance(template["parts"], list):
+            raise BookError(f"В {path}: «parts» должно быть списком.")
+        parts = []
+        for part in template["parts"]:
+            if not isinstance(part, dict):
+                raise BookError(f"В {path}: часть {part!r} — не словарь (caption, chapters).")
+            part = {**part, "chapters": entries(part.get("chapters"), "chapters")}
+            if part["chapters"]:
+                parts.append(part)
+        rest = [{"file": f"chapters/{s}", "title": t} for s, t in titles.items() if s not in placed]
+        if rest and parts:
+            parts[-1]["chapters"] += rest
+        elif rest:
+            parts = [{"chapters": rest}]
+        toc["parts"] = parts
+    else:
+        kept = entries(template.get("chapters"), "chapters")
+        rest = [{"file": f"chapters/{s}", "title": t} for s, t in titles.items() if s not in placed]
+        toc["chapters"] = kept + rest
+    return toc, placed + [Path(e["file"]).name for e in rest]
+
+
+_CHAPTER_FILE = re.compile(r"chapters/([^/]+?)(?:\.ipynb|\.md)?")
+
+
+def _chapter_stem(file) -> str | None:
+    """``"chapters/01_summary"`` -> ``"01_summary"``; None for any other entry."""
+    m = _CHAPTER_FILE.fullmatch(file) if isinstance(file, str) else None
+    return m.group(1) if m else None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over`` merged in, recursively for dicts (neither is modified)."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def book_config(run: dict, mathjax: bool = True, template: str | Path | None = None) -> dict:
+    """The ``_config.yml`` of the book, as data: the template's, with :data:`PIPELINE_KEYS` set.
+
+    ``template``: the template folder (default: :func:`find_template` of the run's kind).
+    """
+    template = find_template(run.get("kind", "school"), template)
+    config = _read_yaml(template / "_config.yml")
     school = run.get("school_name") or run["school_id"]
     title = f"{school} — {run['book_title']}" if run.get("book_title") else (
         f"{school}: анализ за {academic_year(run['year'])} учебный год")
-    author = f"{school} · {PROFILE_LABELS[run['profile']]}"
-    sphinx_config = {
-        "extensions": list(SPHINX_EXTENSIONS),
-        "language": "ru",
-        "today_fmt": "%d.%m.%Y",
-        "html_static_path": ["_assets"],   # not "_static": jupyter-book would script-tag all js
-        "html_css_files": ["vsoko.css"],
-        "html_copy_source": False,         # no notebook sources (with removed cells) in the site
-        "html_show_sourcelink": False,
-        "nb_ipywidgets_js": {},            # otherwise require.js and widgets come from CDNs
-        "nb_remove_code_source": True,
-        "nb_output_stderr": "remove",
-        "html_theme_options": {
-            "use_download_button": False, "use_fullscreen_button": False,
-            "use_repository_button": False, "use_issues_button": False,
-            "use_edit_page_button": False, "launch_buttons": {},
-            "search_bar_text": "Поиск по книге…",
-        },
-        "latex_elements": {"fontpkg": asset_text("preamble.tex"), "papersize": "a4paper",
-                           "extraclassoptions": "openany,oneside", "fncychap": ""},
-        "suppress_warnings": ["myst.domains"],   # jupyter-book's default
-    }
+    label = PROFILE_LABELS[run["profile"]]
+    config = _merge(config, {
+        "title": title,
+        "author": f"{school} · {label}",
+        "execute": {"execute_notebooks": "off"},
+        "latex": {"latex_engine": "xelatex",
+                  "latex_documents": {"targetname": "book.tex", "title": _book_title(run),
+                                      "author": f"{_tex(school)} \\and {label}"}},
+        "sphinx": {"config": {"latex_elements": {
+            "fontpkg": (template / "preamble.tex").read_text(encoding="utf-8")}}},
+    })
+    sphinx_config = config["sphinx"]["config"]
+    static = list(sphinx_config.get("html_static_path") or [])
+    sphinx_config["html_static_path"] = static if "_assets" in static else [*static, "_assets"]
     if mathjax:
         sphinx_config["mathjax_path"] = "mathjax/tex-chtml.js"   # relative to _static/
-    return {
-        "title": title,
-        "author": author,
-        "copyright": "",
-        "logo": "",
-        "only_build_toc_files": True,
-        "exclude_patterns": ["_build", "_assets", "**.ipynb_checkpoints"],
-        "execute": {"execute_notebooks": "off"},
-        "parse": {"myst_enable_extensions": ["colon_fence", "dollarmath", "substitution"]},
-        "html": {
-            "favicon": "", "use_edit_page_button": False, "use_repository_button": False,
-            "use_issues_button": False, "use_multitoc_numbering": False, "extra_footer": "",
-            "home_page_in_navbar": True, "baseurl": "",
-            "analytics": {"google_analytics_id": "", "plausible_analytics_domain": ""},
-            "comments": {"hypothesis": False, "utterances": False},
-        },
-        "launch_buttons": {"notebook_interface": "classic", "binderhub_url": "",
-                           "jupyterhub_url": "", "thebe": False, "colab_url": "",
-                           "deepnote_url": ""},
-        "repository": {"url": "", "path_to_book": "", "branch": ""},
-        "latex": {"latex_engine": "xelatex", "use_jupyterbook_latex": False,
-                  "latex_documents": {
-                      "targetname": "book.tex",
-                      "title": _book_title(run),
-                      "author": f"{_tex(school)} \\and {PROFILE_LABELS[run['profile']]}"}},
-        "sphinx": {"config": sphinx_config},
-    }
+    else:
+        sphinx_config.pop("mathjax_path", None)
+    return config
 
 
-def title_page(run: dict, chapters: list[dict]) -> str:
-    """The title page (``index.md``): school, academic year, profile, chapter statuses."""
+def title_page(run: dict, chapters: list[dict], template: str | Path | None = None) -> str:
+    """The title page (``index.md``): the template's ``index.md`` with its placeholders filled.
+
+    ``${name}`` for each name of :data:`PLACEHOLDERS`: the book's title, school, academic
+    year, profile, build date, the run's ``book_intro``, and the failed/skipped chapters.
+    """
+    template = find_template(run.get("kind", "school"), template)
     failed = [ch for ch in chapters if ch.get("status") == "failed"]
     skipped = [ch for ch in chapters if ch.get("status") == "skipped"]
     lines = []
@@ -266,32 +441,44 @@ def title_page(run: dict, chapters: list[dict]) -> str:
     if skipped:
         names = "; ".join(f"«{_md(_chapter_title(ch))}»" for ch in skipped)
         lines.append(f"Пропущены (анализ ещё не готов или не входит в эту версию): {names}.")
-    if run.get("book_intro"):
-        lines.insert(0, run["book_intro"])
     school = run.get("school_name") or run["school_id"]
-    return Template(asset_text("title.md")).substitute(
-        title=_book_title(run),
-        school_name=_md(school),
-        school_id=_md(run["school_id"]),
-        academic_year=academic_year(run["year"]),
-        profile_label=PROFILE_LABELS[run["profile"]],
-        built_on=_dt.date.today().strftime("%d.%m.%Y"),
-        status_note="\n\n".join(lines),
-    )
+    values = {
+        "title": _book_title(run),
+        "school_name": _md(school),
+        "school_id": _md(run["school_id"]),
+        "academic_year": academic_year(run["year"]),
+        "year": str(run["year"]),
+        "profile_label": PROFILE_LABELS[run["profile"]],
+        "built_on": _dt.date.today().strftime("%d.%m.%Y"),
+        "book_intro": run.get("book_intro") or "",
+        "status_note": "\n\n".join(lines),
+    }
+    path = template / "index.md"
+
+    def fill(m: re.Match) -> str:
+        if m.group(1) not in values:
+            raise BookError(f"В {path} неизвестная подстановка ${{{m.group(1)}}}; "
+                            f"допустимы: {', '.join(PLACEHOLDERS)}.")
+        return values[m.group(1)]
+
+    return _PLACEHOLDER.sub(fill, path.read_text(encoding="utf-8"))
+
+
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 
 
 def _book_title(run: dict) -> str:
-    """The book's title: ``run["book_title"]`` (e.g. the training book's) or the annual analysis's."""
-    return run.get("book_title") or f"Анализ работы школы за {academic_year(run['year'])} учебный год"
+    """The book's title: ``run["book_title"]`` (e.g. the training book's) or the kind's default."""
+    default = DEFAULT_TITLES.get(run.get("kind", "school"), DEFAULT_TITLES["school"])
+    return run.get("book_title") or default.format(academic_year(run["year"]))
 
 
-def _write_chapter(ch: dict, run: dict, run_dir: Path, dest: Path) -> tuple[dict, list[str]]:
-    """Copy one chapter into the book, prepared for readers; its toc entry and notes."""
+def _write_chapter(ch: dict, run: dict, run_dir: Path, dest: Path) -> list[str]:
+    """Copy one chapter into the book, prepared for readers; assembly notes."""
     src = run_dir / ch["file"]
     status = ch.get("status", "ok")
     stem = Path(ch["file"]).stem
     title = _chapter_title(ch)
-    entry = {"file": f"chapters/{stem}", "title": title}
     if not src.is_file():
         if status == "ok":
             status, ch = "failed", {**ch, "error": {"evalue": f"нет файла {ch['file']}"}}
@@ -299,17 +486,17 @@ def _write_chapter(ch: dict, run: dict, run_dir: Path, dest: Path) -> tuple[dict
             _failure_box(ch, None, run["profile"]) if status == "failed"
             else "Эта глава в этом расчёте пропущена: анализ для неё ещё не готов.\n")
         (dest / f"{stem}.md").write_text(text, encoding="utf-8")
-        return entry, [f"Глава «{title}»: файл {ch['file']} не найден, вставлена заглушка."]
+        return [f"Глава «{title}»: файл {ch['file']} не найден, вставлена заглушка."]
     try:
         nb = nbformat.read(src, as_version=4)
     except Exception as err:  # noqa: BLE001 - any unreadable notebook becomes a failed chapter
         failed = {**ch, "error": {"ename": type(err).__name__, "evalue": str(err)}}
         text = f"# {_md(title)}\n\n" + _failure_box(failed, None, run["profile"])
         (dest / f"{stem}.md").write_text(text, encoding="utf-8")
-        return entry, [f"Глава «{title}»: тетрадь {ch['file']} не читается ({err})."]
+        return [f"Глава «{title}»: тетрадь {ch['file']} не читается ({err})."]
     nb = prepare_notebook(nb, {**ch, "status": status}, run["profile"])
     nbformat.write(nb, dest / f"{stem}.ipynb")
-    return entry, []
+    return []
 
 
 def prepare_notebook(nb, chapter: dict, profile: str = "public"):

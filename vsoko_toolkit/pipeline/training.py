@@ -3,7 +3,8 @@
 ``run_training(db, school, year, out)`` executes the lesson notebooks of
 ``notebooks/training/`` with papermill into ``OUT/S/Y/training/`` and builds a book there
 with the annual book's machinery (:func:`vsoko_toolkit.pipeline.book.build_book`; the
-public profile by default: no names, no ids, no group under 5)::
+public profile by default: no names, no ids, no group under 5) from the editable template
+``book/training/`` (title page, lesson order, config; ``book_template`` names another)::
 
     OUT/S/Y/training/notebooks/NN_*.ipynb   executed lessons (answers checked where given)
     OUT/S/Y/training/run.json               lessons, status, timings (read by the book builder)
@@ -73,14 +74,20 @@ def notebook_dir() -> Path:
 
 def run_training(db, school_id: str, year: int, out, profile: str = "public", answers: dict | None = None,
                  book: bool = True, pdf: bool = False, sample_db=None, lessons: tuple[Chapter, ...] = LESSONS,
-                 kernel_name: str = "python3", workers: int = 1, notebooks=None) -> TrainingResult:
+                 kernel_name: str = "python3", workers: int = 1, notebooks=None,
+                 book_template=None) -> TrainingResult:
     """Execute the lessons for ``school_id`` and ``year`` into ``out/school_id/year/training`` and build the book.
 
     ``answers``: {lesson number or stem: {parameter: answer}}. ``sample_db``: an ingested sample
     municipality for lessons the school's data cannot illustrate (default: ingested once into
     ``out/_sample``). A failing lesson does not stop the others; the book shows its error.
+    ``book_template``: the book's template folder (default: the repository's ``book/training``).
     """
     check_option("profile", profile, PROFILES)
+    if book:  # a wrong template folder is reported before the lessons run, not after
+        from .book import find_template
+
+        find_template("training", book_template)
     db, out = Path(db).resolve(), Path(out).resolve()
     name = school_name(db, school_id)
     run_dir = out / str(school_id) / str(year) / "training"
@@ -116,7 +123,7 @@ def run_training(db, school_id: str, year: int, out, profile: str = "public", an
     if book:
         from .book import build_book
 
-        res.book = build_book(run_dir, pdf=pdf)
+        res.book = build_book(run_dir, pdf=pdf, template_dir=book_template)
     return res
 
 
