@@ -277,6 +277,6 @@ def optional_usage(analyses: tuple[Analysis, ...] = ANALYSES) -> pd.DataFrame:
     for item, us in uses.items():
         rows.append({"item": item, "kind": "column" if "." in item else "table",
                      "analyses": "; ".join(dict.fromkeys(k for k, _ in us)),
-                     "fallback_ru": "; ".join(f"{k}: {f}" for k, f in us) if us else
+                     "fallback_ru": "; ".join(dict.fromkeys(f"{k}: {f}" for k, f in us)) if us else
                      "не используется анализами книги"})
     return pd.DataFrame(rows, columns=["item", "kind", "analyses", "fallback_ru"])
