@@ -55,15 +55,19 @@ def _print_readiness(profile: dict) -> None:
     from .report.readiness import HEADERS, counts_line, readiness_frame
 
     frame = readiness_frame(profile, {c.stem: c.title for c in CHAPTERS})
-    t = Table(title="Готовность данных к анализам", show_lines=False)
-    for h in (HEADERS["title"], HEADERS["status_ru"], HEADERS["needs_ru"], HEADERS["fallback_ru"]):
-        t.add_column(h, overflow="fold")
+    # a list, not a table: it stays readable (and whole words) in a narrow terminal or a log file
+    console.print("[bold]Готовность данных к анализам[/]")
     colors = {"не выполняется": "red", "выполняется с заменой": "yellow", "выполняется": "green"}
     for row in frame.to_dict("records"):
         st = row[HEADERS["status_ru"]]
-        t.add_row(row[HEADERS["title"]], f"[{colors.get(st, 'white')}]{st}[/]", row[HEADERS["needs_ru"]],
-                  row[HEADERS["fallback_ru"]])
-    console.print(t)
+        need, instead = row[HEADERS["needs_ru"]], row[HEADERS["fallback_ru"]]
+        if st == "не выполняется":
+            why = f" — {need}"
+        elif st == "выполняется с заменой":
+            why = f" — не хватает: {need}; вместо этого: {instead}"
+        else:
+            why = ""
+        console.print(f"  • {row[HEADERS['title']]}: [{colors.get(st, 'white')}]{st}[/]{why}", soft_wrap=True)
     console.print(f"Итого — {counts_line(frame)}.")
 
 

@@ -140,7 +140,7 @@ ANALYSES: tuple[Analysis, ...] = (
                   "годовая отметка прошлого года"),),
              "analysis.objectivity"),
     Analysis("task_analysis", "Решаемость заданий и проверяемых умений", "04_external",
-             (_ASSESS, N("assessment_items"), N("assessment_specs")),
+             (N("assessment_items"), N("assessment_specs")),
              (Opt(N("assessment_specs", "region_pct"), "решаемость заданий сравнивается с Россией (russia_pct), "
                   "а без неё — с другими школами муниципалитета"),
               Opt(N("assessment_specs", "russia_pct"), "сравнение с решаемостью по России не показывается",
