@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 WORKSPACE ?= workspace
 PYTEST_ARGS ?=  # e.g. `make test PYTEST_ARGS=-rP` prints what the simulations print (their rates)
 
-.PHONY: install demo test lint bench sample clean
+.PHONY: install demo test test-full lint bench sample clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@$(PY) -m venv $(VENV) || { echo "python3-venv отсутствует — ставлю из Debian"; \
@@ -26,6 +26,10 @@ demo: install
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -n 2 --dist loadscope $(PYTEST_ARGS)
+
+# the long null/power simulations at full size (twice the suite's; see tests/simnull.py::sim_count)
+test-full: install
+	VSOKO_FULL_SIMS=1 $(BIN)/python -m pytest -q -n 2 --dist loadscope -rP $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

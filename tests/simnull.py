@@ -8,9 +8,18 @@ data is a false positive.
 
 from __future__ import annotations
 
+import os
+
 import duckdb
 import numpy as np
 import pandas as pd
+
+
+def sim_count(full: int) -> int:
+    """Number of simulations of a long null/power test: half of ``full`` in ``make test`` (small and seeded,
+    to keep the suite short); ``full`` with ``VSOKO_FULL_SIMS=1`` (``make test-full``)."""
+    return full if os.environ.get("VSOKO_FULL_SIMS") == "1" else full // 2
+
 
 CUTS = (-1.9, -0.1, 1.1)  # latent -> marks 2/3/4/5 (about 3 %, 43 %, 40 %, 14 %)
 

@@ -7,12 +7,13 @@ import math
 import duckdb
 import numpy as np
 import pandas as pd
+from simnull import sim_count
 
 from vsoko_toolkit.analysis.anomalies import bunching_test, score_anomalies
 from vsoko_toolkit.analysis.tasks import task_analysis
 from vsoko_toolkit.findings import validate_document
 
-N_SIM = 200
+N_SIM = sim_count(200)
 LEVEL = 0.05
 WORKS = (("OGE", "Математика", 9, 25, 8), ("OGE", "Русский язык", 9, 33, 15), ("VPR", "Математика", 7, 19, 7))
 

@@ -12,12 +12,13 @@ import math
 from concurrent.futures import ProcessPoolExecutor
 
 import duckdb
+from simnull import sim_count
 from test_value_added import YEAR, sim_warehouse
 
 from vsoko_toolkit.analysis.factors import factor_models
 from vsoko_toolkit.findings import validate_document
 
-N_SIM = 200
+N_SIM = sim_count(200)
 LEVEL = 0.05
 
 

@@ -12,10 +12,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
+from simnull import sim_count
 
 from vsoko_toolkit.analysis.objectivity import objectivity
 
-N_SIM = 200
+N_SIM = sim_count(200)
 LEVEL = 0.05
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pytest
+from simnull import sim_count
 from test_anomalies import null_items_con
 
 import vsoko_toolkit
@@ -80,7 +81,7 @@ def test_planted_task_deficits_are_found(sample_con):
 def test_grade_level_deficit_power():
     """−20 p. p. on two one-point tasks of a skill in both classes of a grade (2 × 20 students, one work of seven
     skills): found as a grade-level finding in most runs, without class duplicates."""
-    n_sim, grade_hits, dup, other = 100, 0, 0, 0
+    n_sim, grade_hits, dup, other = sim_count(100), 0, 0, 0
     for seed in range(1000, 1000 + n_sim):
         con = null_items_con(seed, n_classes=2, n=20, deficit=([0, 1], 0.20))
         res = task_analysis(con, "S01", 2025)

@@ -21,12 +21,13 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import norm, spearmanr
+from simnull import sim_count
 
 from vsoko_toolkit.analysis.value_added import value_added
 from vsoko_toolkit.findings import validate_document
 from vsoko_toolkit.stats import _mixed_fast as core
 
-N_SIM = 200
+N_SIM = sim_count(200)
 LEVEL = 0.05
 YEAR = 2025
 SUBJECTS = ("Математика", "Русский язык")
@@ -245,7 +246,7 @@ def test_external_null_false_finding_rate_and_coverage():
     """The chapter's value added (ВПР where there is enough of it, the journal elsewhere: two families of tests) on
     null municipalities (100 seeded simulations, ~1 min on two processes): findings in at most 5 % + MC error of
     the runs, and the decisive teacher intervals cover 0 at least 95 % of the time."""
-    n_sim = 100
+    n_sim = sim_count(100)
     with ProcessPoolExecutor(max_workers=2) as pool:
         res = list(pool.map(one_null_external, range(40_000, 40_000 + n_sim), chunksize=10))
     hits = sum(r[0] for r in res)
