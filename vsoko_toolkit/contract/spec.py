@@ -229,6 +229,13 @@ TABLES: dict[str, Table] = {
                             C("responsible"), C("metric"), _opt("baseline", "float"),
                             _opt("target_value", "float"), _opt("deadline", "date")),
               key=("decision_id",), slice_by="own"),
+        # the municipality's register (МСОКО): decisions addressed to schools, re-diagnosed with schools as units
+        Table("municipal_decisions", (C("decision_id"), _opt("municipality"), C("year", "int", **YEAR),
+                                      C("date", "date"), C("problem"), C("action"),
+                                      _opt("target_type", "code", vocab="target_type"), _opt("target_ids"),
+                                      _opt("subject"), C("responsible"), C("metric"), _opt("baseline", "float"),
+                                      _opt("target_value", "float"), _opt("deadline", "date")),
+              key=("decision_id",)),
     ]
 }
 
@@ -239,6 +246,13 @@ HEADER_LABELS: dict[str, dict[str, str]] = {
         "decision_id": "№ решения", "school_id": "Школа", "year": "Учебный год (окончание)",
         "date": "Дата вступления в силу", "problem": "Проблема", "action": "Мероприятие",
         "target_type": "Тип адресата", "target_ids": "Адресаты (коды через ;)", "subject": "Предмет",
+        "responsible": "Ответственный", "metric": "Контрольный показатель", "baseline": "Исходное значение",
+        "target_value": "Целевое значение", "deadline": "Срок",
+    },
+    "municipal_decisions": {
+        "decision_id": "№ решения", "municipality": "Муниципалитет", "year": "Учебный год (окончание)",
+        "date": "Дата вступления в силу", "problem": "Проблема", "action": "Мероприятие",
+        "target_type": "Тип адресата", "target_ids": "Школы (коды через ;)", "subject": "Предмет",
         "responsible": "Ответственный", "metric": "Контрольный показатель", "baseline": "Исходное значение",
         "target_value": "Целевое значение", "deadline": "Срок",
     },
