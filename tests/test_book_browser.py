@@ -175,3 +175,54 @@ def test_training_book_in_browser(browser, training_book):
     outside = [u for u in requests if not _inside(u, site)]
     assert outside == [], f"запросы за пределы книги: {outside}"
     assert errors == []
+
+
+@pytest.fixture(scope="session")
+def municipal_book(tmp_path_factory, sample_db_path):
+    from vsoko_toolkit.pipeline.municipal import run_municipal
+
+    year = 2025
+    return run_municipal(sample_db_path, year, tmp_path_factory.mktemp("municipal_browser"), workers=2).book
+
+
+def test_municipal_book_in_browser(browser, municipal_book):
+    """The municipal book: title, five chapters in the contents, the schools chapter's figures, offline."""
+    book = municipal_book
+    site = book.html_index.parent.resolve()
+    requests: list[str] = []
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ru-RU")
+
+    def guard(route):
+        requests.append(route.request.url)
+        if _inside(route.request.url, site):
+            route.continue_()
+        else:
+            route.abort()
+
+    context.route("**/*", guard)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(book.html_index.as_uri())
+    page.wait_for_load_state("networkidle")
+    assert "муниципальн" in page.locator("h1").first.inner_text().lower()
+    toc = [x.strip() for x in page.locator("nav.bd-links a").all_inner_texts()]
+    assert len(toc) == 5 and toc[0].startswith("Главное") and toc[-1].startswith("Приложение")
+    page.screenshot(path=str(book.book_dir / "screenshot_municipal.png"))
+
+    page.locator("nav.bd-links a", has_text="Сравнение школ").click()
+    page.wait_for_load_state("networkidle")
+    assert page.url.endswith("chapters/02_schools.html")
+    text = page.locator("article").inner_text()
+    assert "Воронкообразная диаграмма" in text and "{glue" not in text and "резильентн" in text.lower()
+    imgs = page.locator("article img")
+    assert imgs.count() >= 5
+    for i in range(imgs.count()):
+        imgs.nth(i).scroll_into_view_if_needed()
+        assert page.evaluate("i => i.complete && i.naturalWidth", imgs.nth(i).element_handle()) > 100
+    page.screenshot(path=str(book.book_dir / "screenshot_municipal_schools.png"), full_page=True)
+
+    context.close()
+    outside = [u for u in requests if not _inside(u, site)]
+    assert outside == [], f"запросы за пределы книги: {outside}"
+    assert errors == []

@@ -335,6 +335,44 @@ def training_cmd(
         raise typer.Exit(code=1)
 
 
+@app.command("municipal")
+def municipal_cmd(
+    db: Path = typer.Option(..., "--db", help="Файл хранилища DuckDB со всеми школами муниципалитета."),
+    year: int = typer.Option(..., "--year", help="Учебный год по году окончания (2025 — это 2024/2025)."),
+    out: Path = typer.Option(Path("out"), "--out", help="Папка результатов; книга ляжет в ПАПКА/муниципалитет/год/municipality."),
+    profile: str = typer.Option("public", "--profile", help="public — публичная версия (по умолчанию); internal — для управления образования."),
+    pdf: bool = typer.Option(True, "--pdf/--no-pdf", help="Собрать и PDF."),
+    book: bool = typer.Option(True, "--book/--no-book", help="Собрать книгу."),
+    workers: int = typer.Option(None, "--workers", help="Число параллельных процессов (по умолчанию — число ядер)."),
+    book_template: Path = typer.Option(None, "--book-template", help="Папка шаблона книги; по умолчанию book/municipality репозитория."),
+) -> None:
+    """Муниципальный анализ (МСОКО): справедливое сравнение школ, ШНОР и резильентные школы, признаки
+    необъективности, восемь направлений, муниципальные решения — выводы, план мероприятий и книга.
+
+    Пример: [bold]vsoko municipal --db workspace/vsoko.duckdb --year 2025 --out out[/]
+    """
+    from .pipeline.municipal import run_municipal
+
+    try:
+        res = run_municipal(db, year, out, profile=profile, book=book, pdf=pdf, workers=workers,
+                            book_template=book_template, progress=True)
+    except VsokoError as exc:
+        _fail(exc)
+    for c in res.chapters:
+        mark = {"ok": "[green]готово[/]", "skipped": "[yellow]нет данных[/]"}.get(c["status"], f"[red]ошибка[/] {c.get('error')}")
+        console.print(f"{c['title']}: {mark} ({c.get('seconds', 0):.0f} с)")
+    console.print(f"Выводы: {res.findings_path}")
+    console.print(f"План мероприятий: {res.plan_path}")
+    if res.book is not None:
+        console.print(f"Книга (HTML): {res.book.html_index}")
+        if res.book.pdf:
+            console.print(f"Книга (PDF): {res.book.pdf}")
+        elif pdf:
+            console.print(f"[yellow]PDF не собран:[/] {res.book.pdf_note}")
+    if res.failed:
+        raise typer.Exit(code=1)
+
+
 @app.command("demo")
 def demo_cmd(
     workspace: Path = typer.Option(Path("workspace"), "--workspace", help="Рабочая папка демонстрации."),

@@ -47,7 +47,7 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
     workspace.mkdir(parents=True, exist_ok=True)
     folder = sample_folder(workspace)
     db = workspace / "vsoko.duckdb"
-    say(f"1/4 Загрузка учебного муниципалитета {folder} → {db}")
+    say(f"1/5 Загрузка учебного муниципалитета {folder} → {db}")
     rep = ingest(folder, db, progress=console is not None)
     say(f"    прочитано строк: {int(rep.tables['read'].sum()):,}, отклонено: {rep.n_rejected}".replace(",", " "))
     sid, year = demo_school(folder, db)
@@ -57,19 +57,26 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
     from .book import build_book
 
     for step, profile in ((2, "internal"), (3, "public")):
-        say(f"{step}/4 Анализ школы {sid}, {year - 1}/{year} учебный год, версия «{profile}»")
+        say(f"{step}/5 Анализ школы {sid}, {year - 1}/{year} учебный год, версия «{profile}»")
         res = run_school(db, sid, year, profile, out / profile, progress=console is not None)
         for c in res.failed:
             say(f"    глава «{c['title']}»: ошибка {c['error']}")
         book = build_book(res.run_dir, pdf=pdf)
         books[profile] = book
-    say(f"4/4 Учебная книга: уроки на данных школы {sid} (публичная версия)")
+    say(f"4/5 Учебная книга: уроки на данных школы {sid} (публичная версия)")
     from .training import run_training
 
     training = run_training(db, sid, year, out / "public", profile="public", pdf=pdf, sample_db=db)
     for c in training.failed:
         say(f"    урок «{c['title']}»: ошибка {c['error']}")
     books["training"] = training.book
+    say(f"5/5 Муниципальный анализ: все школы учебного муниципалитета, {year - 1}/{year} учебный год (публичная версия)")
+    from .municipal import run_municipal
+
+    municipal = run_municipal(db, year, out / "public", profile="public", pdf=pdf)
+    for c in municipal.failed:
+        say(f"    глава «{c['title']}»: ошибка {c['error']}")
+    books["municipality"] = municipal.book
     say("Готово.")
     for profile, book in books.items():
         if profile == "training":
@@ -77,6 +84,12 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
             if book.pdf:
                 say(f"  Учебная книга, PDF:  {book.pdf}")
             say("  Упражнения учебной книги: jupyter lab notebooks/training")
+            continue
+        if profile == "municipality":
+            say(f"  Муниципальная книга, HTML: {book.html_index}")
+            if book.pdf:
+                say(f"  Муниципальная книга, PDF:  {book.pdf}")
+            say(f"  Муниципальный план мероприятий: {municipal.plan_path}")
             continue
         label = "для администрации" if profile == "internal" else "публичная"
         say(f"  Книга ({label}), HTML: {book.html_index}")

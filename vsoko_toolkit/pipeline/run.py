@@ -78,35 +78,10 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     for stale in (run_dir / "parts").glob("*.json") if (run_dir / "parts").exists() else ():
         stale.unlink()
     src_dir = Path(notebooks) if notebooks else notebook_dir()
-    order = [c for c in chapters if c.stem not in LATE] + [c for s in LATE for c in chapters if c.stem == s]
     params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
               "out_dir": str(run_dir)}
-    early = [c for c in order if c.stem not in LATE]
-    late = [c for c in order if c.stem in LATE]
-    jobs = [(str(src_dir / f"{c.stem}.ipynb"), str(run_dir / "notebooks" / f"{c.stem}.ipynb"), params, kernel_name,
-             str(run_dir / "notebooks"), c.stem, c.title) for c in order]
-    by_stem = {j[5]: j for j in jobs}
-    records: dict[str, dict] = {}
-    bar = _bar(progress, len(order))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(early)))
-    if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_execute, *by_stem[c.stem]): c for c in early}
-            for fut in as_completed(futures):
-                rec = fut.result()
-                records[rec["stem"]] = rec
-                bar(rec["title"])
-    else:
-        for c in early:
-            bar(c.title)
-            records[c.stem] = _execute(*by_stem[c.stem])
-    for c in late:  # they read the other chapters' findings
-        bar(c.title)
-        records[c.stem] = _execute(*by_stem[c.stem])
-    for stem, rec in records.items():
-        if rec["status"] == "ok" and _only_skips(run_dir, stem):
-            rec["status"] = "skipped"
-    bar(None)
+    records = execute_chapters(run_dir, src_dir, chapters, params, kernel_name=kernel_name, progress=progress,
+                               workers=workers)
     chapter_list = [records[c.stem] for c in chapters]
     doc = collect(run_dir, school_id, year, profile)
     findings_path = run_dir / "findings.json"
@@ -118,6 +93,40 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
 
     write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))
     return RunResult(run_dir, chapter_list, findings_path)
+
+
+def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...], params: dict, *,
+                     late: tuple[str, ...] = LATE, kernel_name: str = "python3", progress: bool = False,
+                     workers: int | None = None) -> dict[str, dict]:
+    """Execute ``chapters`` (notebooks of ``src_dir``) with ``params`` into ``run_dir/notebooks``: the chapters not
+    in ``late`` in ``workers`` processes, then the ``late`` ones in that order (they read the others' parts).
+    Returns {stem: record}; a chapter whose part holds only skips is marked ``skipped``."""
+    order = [c for c in chapters if c.stem not in late] + [c for s in late for c in chapters if c.stem == s]
+    early = [c for c in order if c.stem not in late]
+    jobs = {c.stem: (str(src_dir / f"{c.stem}.ipynb"), str(run_dir / "notebooks" / f"{c.stem}.ipynb"), params,
+                     kernel_name, str(run_dir / "notebooks"), c.stem, c.title) for c in order}
+    records: dict[str, dict] = {}
+    bar = _bar(progress, len(order))
+    workers = max(1, min(workers or os.cpu_count() or 1, len(early) or 1))
+    if workers > 1:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_execute, *jobs[c.stem]): c for c in early}
+            for fut in as_completed(futures):
+                rec = fut.result()
+                records[rec["stem"]] = rec
+                bar(rec["title"])
+    else:
+        for c in early:
+            bar(c.title)
+            records[c.stem] = _execute(*jobs[c.stem])
+    for c in order[len(early):]:
+        bar(c.title)
+        records[c.stem] = _execute(*jobs[c.stem])
+    for stem, rec in records.items():
+        if rec["status"] == "ok" and _only_skips(run_dir, stem):
+            rec["status"] = "skipped"
+    bar(None)
+    return records
 
 
 def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem: str, title: str) -> dict:
