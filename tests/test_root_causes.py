@@ -199,7 +199,7 @@ def test_value_added_findings_follow_vpr_and_low_teaching_is_a_supported_cause(c
     assert rc.updated[0]["recommendation"]["addressee_id"] == p["teacher_id"]
 
 
-def _offset_check(estimates, se=0.1):
+def _offset_check(estimates, se=0.1, kind="deflated_marks"):
     """The marking_standard check on hand-made class offsets of one teacher (no warehouse read)."""
     import pandas as pd
 
@@ -208,17 +208,19 @@ def _offset_check(estimates, se=0.1):
     d = _Data(con=None, school_id="S", year=2025, findings=[])
     d._cache["class_offsets"] = pd.DataFrame({
         "class_id": [f"C{i}" for i in range(len(estimates))], "teacher_id": "T1", "subject": "Математика",
-        "estimate": estimates, "se": se})
-    f = {"kind": "deflated_marks", "target_type": "teacher", "target_id": "T1", "subject": "Математика"}
+        "raw_offset": estimates, "raw_se": se})
+    f = {"kind": kind, "target_type": "teacher", "target_id": "T1", "subject": "Математика"}
     return _marking_standard(d, f, [], "Математика", True)
 
 
 def test_marking_standard_needs_the_offset_in_every_class_not_one():
-    # shared by three classes: each leave-one-out pool is −0.5 ± 0.07 → supported, addressed to the teacher
+    # shared by three classes: each leave-one-out pool is about −0.5 ± 0.07 → supported, addressed to the teacher
     c = _offset_check([-0.5, -0.45, -0.55])
     assert c.verdict == "supported" and c.teachers == ("T1",) and c.p < 1e-6 and c.estimate < 0
-    # one class drives it: without that class the others are ~0 → not the teacher's standard
-    c = _offset_check([-1.2, 0.02, -0.03])
-    assert c.verdict == "not_supported" and c.p > 0.5
-    # a single class cannot tell teacher from class
+    # one class of six drives it (the reviewer's case): without it the others are 0 → not the teacher's standard
+    c = _offset_check([-1.2, 0.0, 0.02, -0.03, 0.01, 0.0])
+    assert c.verdict == "not_supported" and c.p > 0.3
+    # the offset's sign must be the finding's: a deflated pattern does not support an inflated finding
+    assert _offset_check([-0.5, -0.45, -0.55], kind="inflated_marks").verdict == "not_supported"
+    # a single class cannot tell teacher from class; a teacher blanked by the public profile is not guessed
     assert _offset_check([-0.6]).verdict == "inconclusive"

@@ -56,7 +56,8 @@ class ObjectivityResult(AnalysisResult):
     diff_muni, diff_low, diff_high, p_muni, region_lowered.
     ``offsets``: teacher × subject marking offsets: teacher_id, subject, n, n_classes, raw_offset,
     estimate, se, ci_low, ci_high, p_value, q_value, flagged, direction.
-    ``class_offsets``: class_id, teacher_id, subject, n, raw_offset, estimate, se, ci_low, ci_high.
+    ``class_offsets``: class_id, teacher_id, subject, n, raw_offset, raw_se (the class's own mean offset and its
+    standard error), estimate, se, ci_low, ci_high (shrunk: teacher + class effect of the model).
     """
 
     offsets: pd.DataFrame | None = None
@@ -305,7 +306,9 @@ def _offsets(d: pd.DataFrame, school_id: str, year: int):
     cre = re[re["component"] != re["component"].iloc[0]]
     cls = d[(d["school_id"] == school_id) & (d["year"] == year)].groupby(
         ["class_id", "teacher_id", "subject", "tkey"], as_index=False).agg(n=("offset", "size"),
-                                                                          raw_offset=("offset", "mean"))
+                                                                          raw_offset=("offset", "mean"),
+                                                                          raw_sd=("offset", "std"))
+    cls["raw_se"] = cls.pop("raw_sd") / np.sqrt(cls["n"])  # the class's own mean offset, no pooling
     ckey = cre.set_index(["group", "unit"])
     pairs = list(zip(cls["tkey"], cls["class_id"], strict=True))
     c_est = ckey["estimate"].reindex(pairs).to_numpy()

@@ -498,38 +498,45 @@ def _marking(direction: str):
 
 
 def _marking_standard(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
-    """Leave-one-class-out: the teacher's offset, pooled (inverse variance) over the classes without each one
-    in turn, keeps its sign and its significance — the weakest of these pooled tests is the check's p."""
+    """Leave-one-class-out on the classes' own mean offsets (not the model's shrunk ones, which all carry the
+    teacher effect fitted on every class): without each class in turn, the others, pooled by a random-effects
+    meta-analysis (DerSimonian–Laird, statsmodels), keep an offset of the finding's sign. The check's p is
+    the largest of these one-sided pooled tests."""
     from scipy import stats
+    from statsmodels.stats.meta_analysis import combine_effects
 
     tid = f.get("target_id") or f.get("teacher_id")
+    if not tid:
+        return _Check("marking_standard", "inconclusive", "В публичной версии учитель не называется, и проверка "
+                      "по его классам не проводится; она есть в версии для администрации.")
     off = d.class_offsets()
-    rows = (off[(off["teacher_id"] == tid) & (off["subject"] == subject) & (off["se"] > 0)]
-            if len(off) and tid else pd.DataFrame())
+    rows = (off[(off["teacher_id"] == tid) & (off["subject"] == subject) & (off["raw_se"] > 0)]
+            if len(off) and "raw_se" in off else pd.DataFrame())
     if len(rows) < 2:
         return _Check("marking_standard", "inconclusive", "У учителя по этому предмету меньше двух классов с "
                       "результатами ВПР: отличить особенность оценивания учителя от особенности класса нельзя.")
-    est, se = rows["estimate"].to_numpy(float), rows["se"].to_numpy(float)
-    w = 1 / se ** 2
-    pooled = float((w * est).sum() / w.sum())
-    sign = np.sign(pooled)
-    worst_p, worst = 0.0, (pooled, pooled, pooled)
+    sign = 1.0 if f["kind"] == "inflated_marks" else -1.0
+    est, var = rows["raw_offset"].to_numpy(float), rows["raw_se"].to_numpy(float) ** 2
+    worst_p, worst = -1.0, (0.0, 0.0, 0.0)
     for i in range(len(rows)):
         keep = np.arange(len(rows)) != i
-        e = float((w[keep] * est[keep]).sum() / w[keep].sum())
-        s_ = float(np.sqrt(1 / w[keep].sum()))
-        p = 1.0 if np.sign(e) != sign else float(2 * stats.norm.sf(abs(e) / s_))
-        if p >= worst_p:
+        if keep.sum() == 1:
+            e, s_ = float(est[keep][0]), float(np.sqrt(var[keep][0]))
+        else:
+            r = combine_effects(est[keep], var[keep], method_re="dl")
+            e, s_ = float(r.mean_effect_re), float(r.sd_eff_w_re)
+        p = float(stats.norm.sf(sign * e / s_))  # one-sided, in the finding's direction
+        if p > worst_p:
             worst_p, worst = p, (e, e - 1.96 * s_, e + 1.96 * s_)
     what = "выше" if sign > 0 else "ниже"
     who = f"{tid}: " if name else ""
     if worst_p < ALPHA:
-        return _Check("marking_standard", "supported", f"{who}журнальные отметки {what} подтверждённых ВПР во всех "
-                      f"{len(rows)} классах учителя: без любого одного класса смещение остаётся "
+        return _Check("marking_standard", "supported", f"{who}журнальные отметки {what} подтверждённых ВПР не в одном "
+                      f"классе: без любого одного из {len(rows)} классов учителя смещение остаётся не меньше "
                       f"{ph.signed(worst[0])} балла ({_ci(worst[1], worst[2])}).", worst_p, *worst, teachers=(tid,))
     return _Check("marking_standard", "not_supported", f"{who}без одного из {len(rows)} классов учителя смещение "
-                  f"отметок ({ph.signed(worst[0])} балла, {_ci(worst[1], worst[2])}) не отличается от нуля: "
-                  "возможно, дело в особенностях одного класса.", worst_p, *worst)
+                  f"отметок ({ph.signed(worst[0])} балла, {_ci(worst[1], worst[2])}) не выходит за пределы "
+                  "случайного разброса: возможно, дело в особенностях одного класса.", worst_p, *worst)
 
 
 def _tasks(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
