@@ -82,7 +82,11 @@ def test_public_municipal_book_holds_no_names_ids_or_small_groups(mun_run):
 
 
 def test_book_has_the_chapters_in_the_template_order(mun_run):
+    import yaml
+
     site = mun_run.book.html_index.parent
+    toc = yaml.safe_load((mun_run.run_dir / "book" / "_toc.yml").read_text(encoding="utf-8"))
+    assert [e["file"] for e in toc["chapters"]] == [f"chapters/{c.stem}" for c in CHAPTERS]
     for c in CHAPTERS:
         assert (site / "chapters" / f"{c.stem}.html").exists(), c.stem
     index = (site / "index.html").read_text(encoding="utf-8")
