@@ -7,6 +7,7 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import cli_ru  # noqa: F401 (Russian for click/typer's own words)
@@ -60,7 +61,7 @@ def _print_readiness(profile: dict) -> None:
     colors = {"не выполняется": "red", "выполняется с заменой": "yellow", "выполняется": "green"}
     for row in frame.to_dict("records"):
         st = row[HEADERS["status_ru"]]
-        need, instead = row[HEADERS["needs_ru"]], row[HEADERS["fallback_ru"]]
+        need, instead = escape(str(row[HEADERS["needs_ru"]])), escape(str(row[HEADERS["fallback_ru"]]))
         if st == "не выполняется":
             why = f" — {need}"
         elif st == "выполняется с заменой":

@@ -27,7 +27,11 @@ def _label(names: pd.Series, ids: pd.Series) -> list[str]:
 
 
 def plot_funnel(r, ax=None):
+    from ..privacy import MIN_GROUP
+
     f = r.funnel
+    if f is not None and len(f):  # a school's mean over fewer than 5 students is not shown (as in the tables)
+        f = f[f["n"] >= MIN_GROUP]
     if f is None or f.empty:
         return empty_plot(ax, "Результатов учеников за год нет — диаграмма-воронка не построена.")
     ax = _axes(ax, (8, 4.5))

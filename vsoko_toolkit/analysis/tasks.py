@@ -132,7 +132,10 @@ class TaskResult(AnalysisResult):
                               else "Результатов по заданиям нет — график выполнения заданий не построен.")
         if work is None:
             work = self.focus_work()
-        d = d[(d["kind"] == work[0]) & (d["subject"] == work[1]) & (d["grade"] == work[2])]
+        d = d[(d["kind"] == work[0]) & (d["subject"] == work[1]) & (d["grade"] == work[2])] if len(d) else d
+        if d.empty:
+            return empty_plot(ax, f"Результатов по заданиям работы {KIND_RU.get(work[0], work[0])} «{work[1]}», "
+                                  f"{work[2]} класс, нет — график не построен.")
         if ax is None:
             _, ax = plt.subplots(figsize=(8, 3.5))
         x = np.arange(len(d))
