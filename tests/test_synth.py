@@ -147,7 +147,7 @@ def test_every_table_has_the_contract_columns(muni):
                 assert set(values) <= {"2", "3", "4", "5", *NON_NUMERIC_MARKS}, name
             if col.type in ("int", "float"):
                 v = pd.to_numeric(values[values != ""])
-                if col.low is not None:
+                if col.low is not None and len(v):  # an empty table (municipal_decisions) has no values to check
                     assert v.min() >= col.low and v.max() <= col.high, (name, col.name)
                 if col.type == "int":
                     assert (values[values != ""].str.fullmatch(r"-?\d+")).all(), (name, col.name)

@@ -9,7 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
+from ..contract.spec import TABLES
 from .ability import advance
 from .assessments import Sittings, sit_year
 from .context import SCALES, indicators, olympiads, surveys
@@ -162,6 +164,9 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     tables["decisions"], dec_truth = build_register(
         plan, years, last_year, pm_q1, tables["assessments"], tables["classes"], schools.ids, rng,
         notes["decision"], plants.size("decision_effect"))
+    # the municipal register (optional table) is written empty: no municipal decision is planted yet, and the
+    # municipal book says the register is missing instead of evaluating one (tests plant their own)
+    tables["municipal_decisions"] = pd.DataFrame(columns=TABLES["municipal_decisions"].names)
     truth = build_truth(plants, P, plan, schools, staff, tables, ids, notes, dec_truth, climate, years,
                         seed, current_marks)
     write_tables(Path(out_dir), tables, truth)

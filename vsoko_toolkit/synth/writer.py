@@ -41,6 +41,9 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "indicators": ("school_id", "year", "indicator_id", "value"),
     "decisions": ("decision_id", "school_id", "year", "date", "problem", "action", "target_type",
                   "target_ids", "subject", "responsible", "metric", "baseline", "target_value", "deadline"),
+    "municipal_decisions": ("decision_id", "municipality", "year", "date", "problem", "action", "target_type",
+                            "target_ids", "subject", "responsible", "metric", "baseline", "target_value",
+                            "deadline"),
 }
 
 #: Columns holding dates.
