@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-SCRIPTS = ["bench_ingest.py", "bench_synth.py", "bench_mixed.py", "bench_anomalies.py", "bench_pipeline.py"]
+SCRIPTS = ["bench_ingest.py", "bench_synth.py", "bench_mixed.py", "bench_anomalies.py", "bench_pipeline.py",
+           "bench_municipal.py"]
 
 if __name__ == "__main__":
     for name in SCRIPTS:
