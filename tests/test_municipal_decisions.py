@@ -273,6 +273,7 @@ def test_plan_xlsx_reads_back_as_next_years_register(small_db, tmp_path):
 
     data = tmp_path / "data"
     shutil.copytree(small_db / "data", data)
+    (data / "municipal_decisions.csv").unlink(missing_ok=True)  # synth's register is empty this year
     shutil.copy(plan, data / "municipal_decisions.xlsx")  # the approved plan becomes next year's register
     db = tmp_path / "n1.duckdb"
     rep = ingest(data, db)

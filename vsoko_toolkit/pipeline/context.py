@@ -169,6 +169,35 @@ class RunContext:
         return out
 
     def show(self, df: pd.DataFrame):
-        """What a reader of this profile may see of ``df``: privacy-filtered, without the row index."""
-        out = public_table(df) if self.public else df
-        return out.style.hide(axis="index").format(na_rep="—", precision=2, decimal=",", thousands="\u202f")
+        """What a reader of this profile may see of ``df``: privacy-filtered, without the row index; shown as
+        HTML in the web book and as a LaTeX table in the PDF (:class:`ShownTable`)."""
+        return ShownTable(public_table(df) if self.public else df)
+
+
+class ShownTable:
+    """A table for the book: ``_repr_html_`` for the HTML book, ``_repr_latex_`` for the PDF (without it the
+    PDF would print the Styler's text repr instead of the table). Text columns wrap (``p{}`` columns of equal
+    width); cells and headers are LaTeX-escaped."""
+
+    def __init__(self, df: pd.DataFrame):
+        self.df = df
+
+    def _style(self, **kw):
+        return self.df.style.hide(axis="index").format(na_rep="—", precision=2, decimal=",", thousands="\u202f",
+                                                      **kw)
+
+    @property
+    def styler(self):
+        return self._style()
+
+    def _repr_html_(self) -> str:
+        return self._style().to_html()
+
+    def _repr_latex_(self) -> str:
+        k = max(1, self.df.shape[1])
+        width = f"{0.96 / k:.3f}\\linewidth"
+        cols = "".join(f">{{\\raggedright\\arraybackslash}}p{{{width}}}" for _ in range(k))
+        body = (self._style(escape="latex").format_index(escape="latex", axis=1)
+                .to_latex(column_format=cols, hrules=True, environment="longtable"))
+        body = body.replace("Continued on next page", "продолжение на следующей странице")
+        return "{\\footnotesize\n" + body + "}\n"
