@@ -175,3 +175,30 @@ def test_minimal_data_says_what_is_missing(generated, tmp_path):
     assert "нет значений" in res.missing(1)
     con.close()
     assert set(DIRECTIONS) == set(range(1, 9))
+
+
+def test_a_group_under_five_is_never_called_a_decline(generated, tmp_path):
+    """A school's group of fewer than 5 students in either year is not flagged (and so never quoted in a
+    finding's evidence), and the public table hides its numbers, last year's included (152-ФЗ)."""
+    from vsoko_toolkit.pipeline.context import public_table
+
+    root, truth = generated
+    dec = truth["declining_trend"]
+    school, year = dec["school_id"], dec["from_year"]
+    con = _copy(root, "full", tmp_path)
+    where = ("subject = 'Математика' AND period = 'year' AND class_id IN "
+             f"(SELECT class_id FROM classes WHERE school_id = '{school}' AND year = {year - 1})")
+    keep = [r[0] for r in con.execute(f"SELECT DISTINCT student_id FROM period_marks WHERE {where} "
+                                      "ORDER BY student_id LIMIT 3").fetchall()]
+    con.execute(f"DELETE FROM period_marks WHERE {where} AND student_id NOT IN ({', '.join('?' * 3)})", keep)
+    res = municipal_directions(con, year)
+    con.close()
+    tb = res.tidy()
+    row = tb[(tb["indicator_id"] == "d1.quality.Математика") & (tb["level"] == "school")
+             & (tb["school_id"] == school)].iloc[0]
+    assert row["prev_n"] == 3 and row["n"] >= 5 and not row["flagged"]
+    assert not [f for f in res.findings if f.target_id == school and row["indicator_id"] in f.extra["indicators"]]
+    shown = public_table(tb[tb.index == row.name])
+    assert shown[["value", "prev_value", "diff"]].isna().all(axis=None) and shown["suppressed"].iloc[0] == "< 5"
+    # every school finding names its school for the municipal tables
+    assert all(f.extra.get("school_name") for f in res.findings if f.target_id)

@@ -54,6 +54,7 @@ import pandas as pd
 from scipy import stats
 
 from ..findings import Finding, Recommendation, Skipped
+from ..privacy import MIN_GROUP
 from ..report import text as t
 from ..stats.intervals import bh_qvalues, compare_means, compare_proportions, wilson_interval
 from ..warehouse.schema import has_column, has_table
@@ -642,7 +643,11 @@ def municipal_directions(con, year: int, options: dict | None = None) -> Directi
     if len(table):
         ok = table["p_value"].notna()
         table.loc[ok, "q_value"] = bh_qvalues(table.loc[ok, "p_value"].to_numpy(float))
-        table["flagged"] = (table["status"] == "worse") & (table["q_value"] < o["alpha"])
+        # a decline is called on groups of at least MIN_GROUP in both years: a smaller group is neither a
+        # direction's signal nor publishable (152-ФЗ), and its values would be quoted in the finding's evidence
+        sizes = table[["n", "prev_n"]].apply(pd.to_numeric, errors="coerce")
+        small = sizes.apply(lambda c: c.between(1, MIN_GROUP - 1)).any(axis=1)  # NaN: no group (a read value)
+        table["flagged"] = (table["status"] == "worse") & (table["q_value"] < o["alpha"]) & ~small
     directions = _directions(table, [*(i for i, _ in items), GAP], low)
     summary = _summary(table, schools, mid)
     findings = _findings(table, schools, mid, year)
@@ -790,5 +795,6 @@ def _findings(table: pd.DataFrame, schools: pd.DataFrame, mid: str, year: int) -
                       "включает ноль, q < 0,05 с поправкой на множественность по всем сравнениям панели): "
                       + "; ".join(parts) + "."),
             recommendation=rec,
-            extra={"direction": int(d), "indicator_id": metric, "indicators": list(g["indicator_id"])}))
+            extra={"direction": int(d), "indicator_id": metric, "indicators": list(g["indicator_id"]),
+               **({"school_name": names.get(unit, unit)} if school else {})}))
     return tuple(out)

@@ -49,6 +49,8 @@ def public_table(df: pd.DataFrame) -> pd.DataFrame:
     size_col = next((c for c in ("n", "n_numeric", "n_students", "учеников") if c in out.columns), None)
     if size_col is not None:
         small = pd.to_numeric(out[size_col], errors="coerce").between(1, MIN_GROUP - 1)
+        if "prev_n" in out.columns:  # a change to last year shows last year's group as well
+            small |= pd.to_numeric(out["prev_n"], errors="coerce").between(1, MIN_GROUP - 1)
         if small.any():
             num = out.select_dtypes("number").columns
             out = out.astype({c: "float64" for c in num})
