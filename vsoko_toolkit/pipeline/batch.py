@@ -82,7 +82,8 @@ def schools_of(db, year: int) -> list[str]:
 def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks) -> tuple[str, str | None]:
     """Run one school; return (school, None) on success or (school, error text)."""
     try:
-        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1)
+        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
+                         extract_dir=Path(out) / ".extracts")
     except Exception as exc:  # noqa: BLE001 - a school's failure is reported, never propagated
         return school, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     if not res.ok:
@@ -107,6 +108,7 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
             result.cached.append(s)
         else:
             todo.append((db, s, int(year), profile, out, key, chapters, notebooks))
+    _extract_municipalities(db, [args[1] for args in todo], Path(out) / ".extracts")
     bar = _progress(progress, len(todo))
     if scheduler:
         from distributed import Client
@@ -124,6 +126,30 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
                 bar()
     bar(done=True)
     return result
+
+
+def _extract_municipalities(db: str, schools: list[str], cache_dir: Path) -> None:
+    """On a warehouse of several municipalities, make each municipality's extract once, before the schools run
+    in parallel (:func:`vsoko_toolkit.warehouse.extract.municipality_db`); a school whose extract fails is left to
+    fail on its own in :func:`_one`."""
+    from ..warehouse.extract import cached_extract, municipalities
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        groups = municipalities(con)
+    finally:
+        con.close()
+    if len(groups) <= 1:
+        return
+    of = {s: m for m, members in groups.items() for s in members}
+    for muni in dict.fromkeys(of.get(s) for s in schools):
+        if muni is None:
+            continue
+        try:
+            cached_extract(db, muni, cache_dir)
+        except Exception:  # noqa: BLE001,S110 - reported by the school's own run
+            pass
 
 
 def _record(result: BatchResult, school: str, error: str | None) -> None:
@@ -149,6 +175,24 @@ def _progress(enabled: bool, total: int):
             prog.advance(task)
 
     return step
+
+
+def comparable_findings(path) -> list[str]:
+    """A run's findings as sorted JSON lines, floats rounded to 9 significant digits: two runs on the same data
+    through different warehouses (a region's extract, another worker) compare equal, though the row order of a
+    scan may change the last bits of a sum."""
+
+    def norm(v):
+        if isinstance(v, float):
+            return float(f"{v:.9g}")
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        return v
+
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    return sorted(json.dumps(norm(f), sort_keys=True, ensure_ascii=False) for f in doc["findings"])
 
 
 def summary_json(result: BatchResult) -> str:

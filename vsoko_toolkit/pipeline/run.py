@@ -61,7 +61,7 @@ def school_name(db, school_id: str) -> str:
 
 def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple[Chapter, ...] = CHAPTERS,
                progress: bool = False, kernel_name: str = "python3", notebooks=None,
-               workers: int | None = None) -> RunResult:
+               workers: int | None = None, extract_dir=None) -> RunResult:
     """Execute every chapter for ``school_id`` and ``year`` into ``out/school_id/year``.
 
     A failing chapter does not stop the others: its executed notebook keeps the
@@ -69,10 +69,17 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     Chapters that do not read other chapters' findings run in ``workers``
     processes (default: the number of CPUs); the summary, synthesis and methods
     chapters run after them, in that order.
+
+    When the warehouse holds several municipalities (a region), the chapters read an extract of the school's
+    municipality (:func:`vsoko_toolkit.warehouse.extract.municipality_db`, cached in ``extract_dir``, default
+    ``out/.extracts``): the school is compared with its municipality, and no chapter scans the region.
     """
+    from ..warehouse.extract import municipality_db
+
     check_option("profile", profile, PROFILES)
     db, out = Path(db).resolve(), Path(out).resolve()
     name = school_name(db, school_id)
+    db = municipality_db(db, school_id, Path(extract_dir) if extract_dir else out / ".extracts")
     run_dir = out / str(school_id) / str(year)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     for stale in (run_dir / "parts").glob("*.json") if (run_dir / "parts").exists() else ():
@@ -88,7 +95,7 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     findings_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     (run_dir / "run.json").write_text(json.dumps(
         {"school_id": str(school_id), "school_name": name, "year": int(year), "profile": profile,
-         "toolkit_version": __version__, "chapters": chapter_list}, ensure_ascii=False, indent=1), encoding="utf-8")
+         "toolkit_version": __version__, "warehouse": str(db), "chapters": chapter_list}, ensure_ascii=False, indent=1), encoding="utf-8")
     from ..report.action_plan import write_action_plan
 
     write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))

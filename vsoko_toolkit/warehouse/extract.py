@@ -1,0 +1,120 @@
+"""One municipality's slice of a larger warehouse, for the school runs of a region (issue 17).
+
+A school's analyses compare it with the other schools of *its municipality* (``schools.municipality``). On a
+regional warehouse every chapter would otherwise scan the region and compare the school with all of it.
+:func:`extract_municipality` copies the rows of one municipality's schools — every table with a ``school_id``
+(contract or derived), the students enrolled in them, the municipality's own decisions, and the tables that
+describe works (specs, scales, survey items) whole — into a small DuckDB file beside the run, with the
+warehouse's pseudonymisation key, so that ten chapters read a municipality instead of a region ten times.
+
+:func:`municipality_db` is what the pipeline calls: the warehouse itself when it holds one municipality (or
+none is given), otherwise the cached extract, rebuilt when the warehouse changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from ..contract.normalize import lit, q
+from ..privacy import key_path
+from .store import connect
+
+
+def municipalities(con) -> dict[str | None, list[str]]:
+    """{municipality: [school_id, ...]} of the warehouse (``None`` when the column is absent or empty)."""
+    cols = [d[0] for d in con.execute("SELECT * FROM schools LIMIT 0").description]
+    if "municipality" not in cols:
+        return {None: [r[0] for r in con.execute("SELECT school_id FROM schools ORDER BY 1").fetchall()]}
+    out: dict[str | None, list[str]] = {}
+    for m, s in con.execute("SELECT municipality, school_id FROM schools ORDER BY 1, 2").fetchall():
+        out.setdefault(m, []).append(s)
+    return out
+
+
+def municipality_of(db, school_id: str) -> tuple[str | None, int]:
+    """The school's municipality and the number of municipalities in the warehouse."""
+    con = connect(db)
+    try:
+        groups = municipalities(con)
+    finally:
+        con.close()
+    for m, schools in groups.items():
+        if school_id in schools:
+            return m, len(groups)
+    return None, len(groups)
+
+
+def _stamp(db: Path) -> str:
+    st = db.stat()
+    return f"{st.st_size}-{st.st_mtime_ns}"
+
+
+def municipality_db(db, school_id: str, cache_dir) -> Path:
+    """The warehouse to run ``school_id`` on: ``db`` itself when it holds one municipality, else the extract of the
+    school's municipality in ``cache_dir`` (made once, reused while ``db`` is unchanged)."""
+    db = Path(db).resolve()
+    muni, n = municipality_of(db, school_id)
+    if n <= 1 or muni is None:
+        return db
+    return cached_extract(db, muni, cache_dir)
+
+
+def cached_extract(db, municipality: str, cache_dir) -> Path:
+    """The extract of ``municipality`` in ``cache_dir``, made when absent or older than ``db``."""
+    db = Path(db).resolve()
+    key = hashlib.sha256(f"{db}|{municipality}".encode()).hexdigest()[:16]
+    dest = Path(cache_dir) / f"municipality-{key}.duckdb"
+    stamp = dest.with_name(dest.name + ".stamp")
+    if dest.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == _stamp(db):
+        return dest
+    extract_municipality(db, municipality, dest)
+    stamp.write_text(_stamp(db), encoding="utf-8")
+    return dest
+
+
+def extract_municipality(db, municipality: str, dest) -> Path:
+    """Copy ``municipality``'s rows of every table of ``db`` into a new DuckDB file ``dest`` (module docstring).
+
+    Written to a temporary name and renamed, so a reader never sees a half-made extract."""
+    db, dest = Path(db).resolve(), Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute(f"ATTACH {lit(str(db))} AS src (READ_ONLY)")
+        schools = [r[0] for r in con.execute("SELECT school_id FROM src.schools WHERE municipality = ? ORDER BY 1",
+                                             [municipality]).fetchall()]
+        in_list = ", ".join(lit(s) for s in schools)
+        # the range lets DuckDB skip row groups by their min/max (zone maps) before testing the list
+        by_school = f"school_id BETWEEN {lit(schools[0])} AND {lit(schools[-1])} AND school_id IN ({in_list})"
+        con.execute(f"CREATE TEMP TABLE sel_students AS SELECT DISTINCT student_id FROM src.enrollments "
+                    f"WHERE {by_school}")
+        tables = [r[0] for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()]
+        for t in tables:
+            cols = [d[0] for d in con.execute(f"SELECT * FROM src.main.{q(t)} LIMIT 0").description]
+            if "school_id" in cols:
+                where = f"WHERE {by_school}"
+            elif "student_id" in cols:
+                where = "WHERE student_id IN (SELECT student_id FROM sel_students)"
+            elif "municipality" in cols:
+                where = f"WHERE municipality = {lit(municipality)}"
+            else:
+                where = ""
+            con.execute(f"CREATE TABLE main.{q(t)} AS SELECT * FROM src.main.{q(t)} {where}")
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    key = key_path(db)
+    if key.exists():  # the same pseudonyms as the warehouse's
+        shutil.copyfile(key, key_path(dest))
+        os.chmod(key_path(dest), 0o600)
+    os.replace(tmp, dest)
+    return dest
