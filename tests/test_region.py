@@ -90,6 +90,8 @@ def test_batch_on_the_region_equals_one_municipality_and_dask_equals_the_pool(re
     tmp, _, _ = region
     pool = run_batch(tmp / "region.duckdb", 2025, tmp_path / "pool", schools=SCHOOLS, workers=2, chapters=FEW)
     assert pool.ok and sorted(pool.ran) == sorted(SCHOOLS), pool.failed
+    again = run_batch(tmp / "region.duckdb", 2025, tmp_path / "pool", schools=SCHOOLS, workers=2, chapters=FEW)
+    assert again.ran == [] and sorted(again.cached) == sorted(SCHOOLS)  # the cache key is the extract's data
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as cluster:
         dask = run_batch(tmp / "region.duckdb", 2025, tmp_path / "dask", schools=SCHOOLS,

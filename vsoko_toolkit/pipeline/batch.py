@@ -4,8 +4,9 @@ Schools run in a local process pool, or on a dask.distributed cluster when a
 scheduler address is given. One school's failure never stops the others; it is
 listed at the end. A school is skipped when a successful run with the same
 cache key exists: the key hashes the toolkit's code and notebooks, the
-warehouse's data up to that year (all schools — comparisons are municipal),
-the school, the year and the profile.
+data up to that year the school's run reads (all schools of its municipality —
+comparisons are municipal; on a region's warehouse, its municipality's
+extract), the school, the year and the profile.
 """
 
 from __future__ import annotations
@@ -98,17 +99,22 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     """Run every school (or ``schools``) of ``year``; see the module docstring."""
     db, out = str(Path(db).resolve()), str(Path(out).resolve())
     schools = list(schools) if schools else schools_of(db, year)
-    base = hashlib.sha256(f"{code_hash(notebooks)}|{data_hash(db, year)}|{year}|{profile}".encode()).hexdigest()
+    code = code_hash(notebooks)
+    # a school reads its municipality (the extract, on a region's warehouse): the key hashes that data only
+    reads = _extract_municipalities(db, schools, Path(out) / ".extracts")
+    hashes: dict[str, str] = {}
     result = BatchResult()
     todo = []
     for s in schools:
-        key = hashlib.sha256(f"{base}|{s}".encode()).hexdigest()
+        src = reads.get(s, db)
+        if src not in hashes:
+            hashes[src] = data_hash(src, year)
+        key = hashlib.sha256(f"{code}|{hashes[src]}|{year}|{profile}|{s}".encode()).hexdigest()
         stamp = Path(out) / s / str(year) / STAMP
         if stamp.exists() and stamp.read_text(encoding="utf-8") == key:
             result.cached.append(s)
         else:
             todo.append((db, s, int(year), profile, out, key, chapters, notebooks))
-    _extract_municipalities(db, [args[1] for args in todo], Path(out) / ".extracts")
     bar = _progress(progress, len(todo))
     if scheduler:
         from distributed import Client
@@ -128,10 +134,10 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     return result
 
 
-def _extract_municipalities(db: str, schools: list[str], cache_dir: Path) -> None:
+def _extract_municipalities(db: str, schools: list[str], cache_dir: Path) -> dict[str, str]:
     """On a warehouse of several municipalities, make each municipality's extract once, before the schools run
-    in parallel (:func:`vsoko_toolkit.warehouse.extract.municipality_db`); a school whose extract fails is left to
-    fail on its own in :func:`_one`."""
+    in parallel (:func:`vsoko_toolkit.warehouse.extract.cached_extract`); {school: extract}. A school whose
+    extract fails is left out, to fail on its own in :func:`_one`."""
     from ..warehouse.extract import cached_extract, municipalities
     from ..warehouse.store import connect
 
@@ -141,15 +147,17 @@ def _extract_municipalities(db: str, schools: list[str], cache_dir: Path) -> Non
     finally:
         con.close()
     if len(groups) <= 1:
-        return
+        return {}
     of = {s: m for m, members in groups.items() for s in members}
+    made: dict[str, str] = {}
     for muni in dict.fromkeys(of.get(s) for s in schools):
         if muni is None:
             continue
         try:
-            cached_extract(db, muni, cache_dir)
+            made[muni] = str(cached_extract(db, muni, cache_dir))
         except Exception:  # noqa: BLE001,S110 - reported by the school's own run
             pass
+    return {s: made[of[s]] for s in schools if of.get(s) in made}
 
 
 def _record(result: BatchResult, school: str, error: str | None) -> None:
