@@ -104,6 +104,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--skip-run", action="store_true", help="only (a) and the queries")
     ap.add_argument("--keep", help="work in this folder and keep it")
+    ap.add_argument("--reuse", action="store_true",
+                    help="with --keep: reuse the region and warehouses already there, run (b) and (c) only")
     ap.add_argument("--child", nargs=3)
     a = ap.parse_args()
     if a.child:
@@ -112,14 +114,14 @@ def main() -> None:
     if a.quick:
         a.municipalities, a.schools_per, a.years = 4, 3, 3
     from vsoko_toolkit import ingest
-    from vsoko_toolkit.pipeline.batch import run_batch
-    from vsoko_toolkit.pipeline.run import run_school
     from vsoko_toolkit.synth.region import write_region
-    from vsoko_toolkit.warehouse.extract import municipality_db
 
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="vsoko-region-", dir=ROOT / "bench"))
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        if a.reuse and (tmp / "region.duckdb").exists() and (tmp / "one.duckdb").exists():
+            _runs(a, tmp)
+            return
         t0 = time.perf_counter()
         info = write_region(tmp / "region", a.municipalities, a.schools_per, a.years)
         size = sum(p.stat().st_size for p in (tmp / "region").glob("*.csv")) / 2**30
@@ -150,45 +152,51 @@ def main() -> None:
         for name in QUERIES:
             print(f"  {name:30}{q_region[name] * 1000:>8.1f}{q_one[name] * 1000:>8.1f}"
                   f"   {q_region[name] / q_one[name]:.1f}×")
-        if a.skip_run:
-            return
-
-        t0 = time.perf_counter()
-        municipality_db(tmp / "region.duckdb", school, tmp / "runs-region" / ".extracts")
-        t_extract = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res_r = run_school(tmp / "region.duckdb", school, year, "internal", tmp / "runs-region")
-        t_region = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        res_o = run_school(tmp / "one.duckdb", school, year, "internal", tmp / "runs-one")
-        t_one = time.perf_counter() - t0
-        assert res_r.ok and res_o.ok, (res_r.failed, res_o.failed)
-        same = _findings(res_r.findings_path) == _findings(res_o.findings_path)
-        print(f"\n(b) одна школа, все главы без книги: регион {t_region:.1f} с (+ выписка муниципалитета "
-              f"{t_extract:.1f} с, один раз на муниципалитет) / один муниципалитет {t_one:.1f} с = "
-              f"{t_region / t_one:.2f}× (цель ≤ 1,5); выводы совпадают: {'да' if same else 'НЕТ'}")
-
-        schools = [f"M{m + 1:03d}-S{s + 1:02d}" for m in range(a.municipalities) for s in range(a.schools_per)]
-        pick = schools[:: max(1, len(schools) // a.batch_schools)][: a.batch_schools]
-        rates = {}
-        for w in (1, 2):
-            out = tmp / f"batch{w}"
-            shutil.rmtree(out, ignore_errors=True)
-            municipality_db(tmp / "region.duckdb", pick[0], out / ".extracts")  # extracts are made once per batch
-            t0 = time.perf_counter()
-            res = run_batch(tmp / "region.duckdb", year, out, schools=pick, workers=w)
-            secs = time.perf_counter() - t0
-            assert res.ok, res.failed
-            rates[w] = len(pick) / secs * 60
-            print(f"(c) пакет {len(pick)} школ, {w} процесс(а): {secs:.0f} с = {rates[w]:.2f} школ/мин")
-        eff = rates[2] / (2 * rates[1])
-        print(f"    параллельная эффективность на 2 процессах: {eff:.0%}; 1000 школ на этой машине "
-              f"(2 ядра): {1000 / rates[2] / 60:.1f} ч")
-        print(f"\nпик памяти процесса (запуски, пакет): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} МБ,"
-              f" дочерних: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} МБ")
+        if not a.skip_run:
+            _runs(a, tmp)
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _runs(a, tmp: Path) -> None:
+    from vsoko_toolkit.pipeline.batch import run_batch
+    from vsoko_toolkit.pipeline.run import run_school
+    from vsoko_toolkit.warehouse.extract import municipality_db
+
+    school, year = "M001-S01", 2025
+    t0 = time.perf_counter()
+    municipality_db(tmp / "region.duckdb", school, tmp / "runs-region" / ".extracts")
+    t_extract = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res_r = run_school(tmp / "region.duckdb", school, year, "internal", tmp / "runs-region")
+    t_region = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    res_o = run_school(tmp / "one.duckdb", school, year, "internal", tmp / "runs-one")
+    t_one = time.perf_counter() - t0
+    assert res_r.ok and res_o.ok, (res_r.failed, res_o.failed)
+    same = _findings(res_r.findings_path) == _findings(res_o.findings_path)
+    print(f"\n(b) одна школа, все главы без книги: регион {t_region:.1f} с (+ выписка муниципалитета "
+          f"{t_extract:.1f} с, один раз на муниципалитет) / один муниципалитет {t_one:.1f} с = "
+          f"{t_region / t_one:.2f}× (цель ≤ 1,5); выводы совпадают: {'да' if same else 'НЕТ'}")
+
+    schools = [f"M{m + 1:03d}-S{s + 1:02d}" for m in range(a.municipalities) for s in range(a.schools_per)]
+    pick = schools[:: max(1, len(schools) // a.batch_schools)][: a.batch_schools]
+    rates = {}  # the schools are of different municipalities: each batch makes its extracts (timed)
+    for w in (1, 2):
+        out = tmp / f"batch{w}"
+        shutil.rmtree(out, ignore_errors=True)
+        t0 = time.perf_counter()
+        res = run_batch(tmp / "region.duckdb", year, out, schools=pick, workers=w)
+        secs = time.perf_counter() - t0
+        assert res.ok, res.failed
+        rates[w] = len(pick) / secs * 60
+        print(f"(c) пакет {len(pick)} школ, {w} процесс(а): {secs:.0f} с = {rates[w]:.2f} школ/мин")
+    eff = rates[2] / (2 * rates[1])
+    print(f"    параллельная эффективность на 2 процессах: {eff:.0%}; 1000 школ на этой машине "
+          f"(2 ядра): {1000 / rates[2] / 60:.1f} ч")
+    print(f"\nпик памяти процесса (запуски, пакет): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} МБ,"
+          f" дочерних: {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} МБ")
 
 
 def _findings(path: Path) -> list:

@@ -78,3 +78,31 @@ def test_cli_run_exit_code_and_unknown_school(mini_db, tmp_path):
     r = CliRunner().invoke(app, ["run", "--db", str(mini_db), "--school", "S99", "--year", "2025",
                                  "--out", str(tmp_path), "--no-progress"])
     assert r.exit_code == 2 and "S99" in r.output
+
+
+class _RacingPapermill:
+    """papermill whose first ``fail`` kernel starts die as a lost port race does (the real race needs two
+    processes picking the same free port; it was seen in a 2-worker region batch, bench/bench_region.py)."""
+
+    class PapermillExecutionError(Exception):
+        pass
+
+    def __init__(self, fail: int):
+        self.fail, self.calls = fail, 0
+
+    def execute_notebook(self, *a, **k):
+        self.calls += 1
+        if self.calls <= self.fail:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+
+
+def test_a_kernel_that_died_before_starting_is_started_again():
+    from vsoko_toolkit.pipeline.run import KERNEL_START_RETRIES, _papermill
+
+    pm, rec = _RacingPapermill(fail=1), {"status": "ok", "error": None}
+    _papermill(pm, "a", "b", {}, "python3", ".", rec)
+    assert rec["status"] == "ok" and rec["kernel_start_retries"] == 1 and pm.calls == 2
+    pm, rec = _RacingPapermill(fail=KERNEL_START_RETRIES + 1), {"status": "ok", "error": None}
+    _papermill(pm, "a", "b", {}, "python3", ".", rec)
+    assert rec["status"] == "failed" and "kernel_info" in rec["error"]["evalue"]
+    assert pm.calls == KERNEL_START_RETRIES + 1

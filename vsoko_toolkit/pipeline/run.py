@@ -156,16 +156,29 @@ def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem:
     return rec
 
 
+#: A kernel that died before it answered never ran a cell: typically two processes starting kernels at once picked
+#: the same free TCP port (jupyter_client's port choice races; seen in a 2-worker batch). Such a start is retried.
+KERNEL_START_RETRIES = 2
+
+
 def _papermill(pm, src, dst, params, kernel_name, cwd, rec) -> None:
-    try:
-        pm.execute_notebook(src, dst, parameters=params, kernel_name=kernel_name, progress_bar=False, cwd=cwd,
-                            log_output=False)
-    except pm.PapermillExecutionError as exc:
-        rec.update(status="failed", error={"cell": exc.exec_count, "cell_index": exc.cell_index,
-                                           "ename": exc.ename, "evalue": exc.evalue})
-    except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
-        rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
-                                           "evalue": str(exc)})
+    for attempt in range(KERNEL_START_RETRIES + 1):
+        try:
+            pm.execute_notebook(src, dst, parameters=params, kernel_name=kernel_name, progress_bar=False, cwd=cwd,
+                                log_output=False)
+            return
+        except pm.PapermillExecutionError as exc:
+            rec.update(status="failed", error={"cell": exc.exec_count, "cell_index": exc.cell_index,
+                                               "ename": exc.ename, "evalue": exc.evalue})
+            return
+        except Exception as exc:  # kernel died, notebook missing: the chapter failed, the run goes on
+            if "before replying to kernel_info" in str(exc) and attempt < KERNEL_START_RETRIES:
+                rec["kernel_start_retries"] = attempt + 1
+                time.sleep(0.5 * (attempt + 1))
+                continue
+            rec.update(status="failed", error={"cell": None, "cell_index": None, "ename": type(exc).__name__,
+                                               "evalue": str(exc)})
+            return
 
 
 def _only_skips(run_dir: Path, stem: str) -> bool:

@@ -4,7 +4,7 @@
 (1,000 schools, hundreds of thousands of students, 10^8 e-journal marks) that takes too long for a
 benchmark. :func:`write_region` draws one municipality of ``schools_per_municipality`` schools with
 ``current_marks`` in every year, then writes ``n_municipalities`` copies of it through DuckDB's ``COPY``
-(streamed, bounded memory, never a table in pandas): every id (school, class, student, teacher, respondent,
+(streamed, bounded memory, never a table in pandas), one municipality after another: every id (school, class, student, teacher, respondent,
 decision, and the ids inside ``target_ids``) gets the municipality's prefix (``M001-``), and each copy has
 its own ``schools.municipality``. The tables that describe works rather than schools (``assessment_specs``,
 ``assessment_benchmarks``, ``scales``, ``survey_items``) are written once.
@@ -118,7 +118,16 @@ def _copy_table(con, src: Path, dst: Path, name: str, cols: tuple[str, ...], n: 
             sel.append(f"'Муниципалитет ' || {tag} AS {q(c)}")
         else:
             sel.append(f"b.{q(c)}")
-    con.execute(f"COPY (SELECT {', '.join(sel)} FROM read_csv({lit(str(src))}, header=true, all_varchar=true) b, "
-                f"range({int(n)}) r(m)) TO {lit(str(dst))} (HEADER, DELIMITER ',', QUOTE '\"')")
-    return con.execute(f"SELECT count(*) * {int(n)} FROM read_csv({lit(str(src))}, header=true, "
-                       "all_varchar=true)").fetchone()[0]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE b AS SELECT * FROM read_csv({lit(str(src))}, header=true, "
+                "all_varchar=true)")
+    n_rows = con.execute("SELECT count(*) FROM b").fetchone()[0]
+    # one municipality after another, as a region's export concatenated from its schools' files would be
+    part = dst.with_name(dst.name + ".part")
+    with open(dst, "wb") as fh:
+        for m in range(int(n)):
+            con.execute(f"COPY (SELECT {', '.join(sel)} FROM b, (SELECT {m} AS m) r) TO {lit(str(part))} "
+                        f"(HEADER {'true' if m == 0 else 'false'}, DELIMITER ',', QUOTE '\"')")
+            with open(part, "rb") as src_fh:
+                shutil.copyfileobj(src_fh, fh, 16 * 2**20)
+    part.unlink(missing_ok=True)
+    return n_rows * int(n)
