@@ -106,3 +106,21 @@ def test_batch_on_the_region_equals_one_municipality_and_dask_equals_the_pool(re
     assert (comparable_findings(tmp_path / "pool" / "M001-S01" / "2025" / "findings.json")
             == comparable_findings(tmp_path / "alone" / "M001-S01" / "2025" / "findings.json"))
     assert len(list((tmp_path / "pool" / ".extracts").glob("*.duckdb"))) == 2
+
+
+def test_municipal_run_on_the_region_names_one_municipality(region, tmp_path):
+    """`vsoko municipal --municipality`: the roll-up of one municipality of a region, computed once from its
+    extract, equals the roll-up of a warehouse holding that municipality alone."""
+    from vsoko_toolkit.errors import FatalInputError
+    from vsoko_toolkit.pipeline.municipal import _one_municipality, run_municipal
+
+    tmp, _, _ = region
+    with pytest.raises(FatalInputError, match="--municipality"):
+        _one_municipality(tmp / "region.duckdb", None, tmp_path / "x")
+    with pytest.raises(FatalInputError, match="M009"):
+        _one_municipality(tmp / "region.duckdb", "Муниципалитет M009", tmp_path / "x")
+    assert _one_municipality(tmp / "one.duckdb", None, tmp_path / "x") == tmp / "one.duckdb"
+    got = run_municipal(tmp / "region.duckdb", 2025, tmp_path / "r", book=False, municipality="Муниципалитет M001")
+    alone = run_municipal(tmp / "one.duckdb", 2025, tmp_path / "a", book=False)
+    assert not got.failed and not alone.failed
+    assert comparable_findings(got.findings_path) == comparable_findings(alone.findings_path)

@@ -346,6 +346,7 @@ def municipal_cmd(
     book: bool = typer.Option(True, "--book/--no-book", help="Собрать книгу."),
     workers: int = typer.Option(None, "--workers", help="Число параллельных процессов (по умолчанию — число ядер)."),
     book_template: Path = typer.Option(None, "--book-template", help="Папка шаблона книги; по умолчанию book/municipality репозитория."),
+    municipality: str = typer.Option(None, "--municipality", help="Какой муниципалитет анализировать, когда в хранилище школы нескольких (регион): название из schools.municipality."),
 ) -> None:
     """Муниципальный анализ (МСОКО): справедливое сравнение школ, ШНОР и резильентные школы, признаки
     необъективности, восемь направлений, муниципальные решения — выводы, план мероприятий и книга.
@@ -356,7 +357,7 @@ def municipal_cmd(
 
     try:
         res = run_municipal(db, year, out, profile=profile, book=book, pdf=pdf, workers=workers,
-                            book_template=book_template, progress=True)
+                            book_template=book_template, progress=True, municipality=municipality)
     except VsokoError as exc:
         _fail(exc)
     for c in res.chapters:

@@ -86,17 +86,44 @@ def municipality_of(db) -> tuple[str, str]:
         con.close()
 
 
+def _one_municipality(db: Path, municipality: str | None, cache_dir: Path) -> Path:
+    from ..errors import FatalInputError
+    from ..warehouse.extract import cached_extract, municipalities
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        groups = municipalities(con)
+    finally:
+        con.close()
+    names = sorted(str(m) for m in groups if m is not None)
+    if municipality is None:
+        if len(groups) <= 1:
+            return db
+        raise FatalInputError(f"В хранилище {db} школы {len(groups)} муниципалитетов. Укажите один: --municipality "
+                              f"«название» (например, {names[0]!r}); все названия: vsoko info --db {db}")
+    if municipality not in groups:
+        raise FatalInputError(f"Муниципалитета {municipality!r} нет в хранилище {db}. Есть: "
+                              f"{', '.join(names[:10])}{' …' if len(names) > 10 else ''}")
+    return db if len(groups) == 1 else cached_extract(db, municipality, cache_dir)
+
+
 def run_municipal(db, year: int, out, profile: str = "public", book: bool = True, pdf: bool = False,
                   workers: int | None = None, kernel_name: str = "python3", progress: bool = False,
-                  notebooks=None, book_template=None) -> MunicipalRunResult:
+                  notebooks=None, book_template=None, municipality: str | None = None) -> MunicipalRunResult:
     """Execute the municipal chapters for ``year`` into ``out/<municipality id>/<year>/municipality``, collect
-    the municipal findings, write the municipal action plan and (``book``) build the book."""
+    the municipal findings, write the municipal action plan and (``book``) build the book.
+
+    On a warehouse of several municipalities (a region) ``municipality`` (``schools.municipality``) names the one
+    to analyse; its rows are read from an extract made once in ``out/.extracts``
+    (:func:`vsoko_toolkit.warehouse.extract.cached_extract`)."""
     check_option("profile", profile, PROFILES)
     if book:
         from .book import find_template
 
         find_template("municipality", book_template)
     db, out = Path(db).resolve(), Path(out).resolve()
+    db = _one_municipality(db, municipality, out / ".extracts")
     mid, name = municipality_of(db)
     run_dir = out / _slug(mid) / str(year) / "municipality"
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
