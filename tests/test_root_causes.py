@@ -224,3 +224,25 @@ def test_marking_standard_needs_the_offset_in_every_class_not_one():
     assert _offset_check([-0.5, -0.45, -0.55], kind="inflated_marks").verdict == "not_supported"
     # a single class cannot tell teacher from class; a teacher blanked by the public profile is not guessed
     assert _offset_check([-0.6]).verdict == "inconclusive"
+
+
+def test_value_added_shared_by_chapter_05_gives_the_same_causes(con, tmp_path):
+    """Chapter 05 keeps its value-added table for chapter 09 (fit each model once): the table survives the
+    Parquet round trip exactly, and the cause checks on it equal the checks that refit the model."""
+    import pandas as pd
+
+    from vsoko_toolkit.analysis.value_added import value_added
+    from vsoko_toolkit.pipeline.context import RunContext
+
+    p = next(x for x in TRUTH["low_value_added"] if x["source"] == "value_added")
+    va = value_added(con, p["school_id"], 2025, outcome="auto")
+    ctx = RunContext.open(tmp_path / "w.duckdb", p["school_id"], 2025, "internal", tmp_path, chapter="05_causes")
+    assert ctx.shared("value_added") is None
+    ctx.emit("value_added", va)
+    shared = ctx.shared("value_added")
+    pd.testing.assert_frame_equal(shared, va.tidy(), check_dtype=False)
+    fs = [f.to_dict() for f in va.findings]
+    assert fs
+    refit = check_causes(con, p["school_id"], 2025, fs).tidy()
+    reused = check_causes(con, p["school_id"], 2025, fs, precomputed={"va": shared}).tidy()
+    pd.testing.assert_frame_equal(reused, refit)

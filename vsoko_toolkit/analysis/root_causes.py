@@ -675,17 +675,19 @@ def _applicable(f: dict) -> tuple[str, ...]:
 
 
 def check_causes(con, school_id: str, year: int, findings: list[dict], alpha: float = ALPHA,
-                 name_teachers: bool = True) -> RootCauseResult:
+                 name_teachers: bool = True, precomputed: dict | None = None) -> RootCauseResult:
     """Test the standard candidate causes of every problem finding in ``findings`` (dicts, as in findings.json).
 
-    ``name_teachers=False`` (public builds) keeps teacher ids out of the evidence.
+    ``name_teachers=False`` (public builds) keeps teacher ids out of the evidence. ``precomputed`` holds inputs
+    another chapter already computed, by their key in :class:`_Data` (``"va"``: ``value_added(con, school_id,
+    year, outcome="auto").tidy()``), so that no model is fitted twice in a run.
 
     Examples
     --------
     >>> rc = check_causes(con, "S01", 2025, doc["findings"])  # doctest: +SKIP
     >>> rc.tidy().query("verdict == 'supported'")  # doctest: +SKIP
     """
-    d = _Data(con, str(school_id), int(year), list(findings))
+    d = _Data(con, str(school_id), int(year), list(findings), dict(precomputed or {}))
     per: list[tuple[dict, list[_Check]]] = []
     for f in findings:
         keys = _applicable(f)

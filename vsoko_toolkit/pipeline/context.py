@@ -30,6 +30,11 @@ PERSONAL_COLUMNS = ("full_name", "student_id", "birth_date", "teacher_name", "co
 PUBLIC_DROP = PERSONAL_COLUMNS + ("teacher_id", "student_code", "homeroom_teacher_id")
 
 
+#: Results a later chapter of the same run reads instead of recomputing them (fit each model once):
+#: value added (chapter 05) is what the cause checks (chapter 09) test against.
+SHARED_RESULTS = ("value_added",)
+
+
 def public_table(df: pd.DataFrame) -> pd.DataFrame:
     """The public version of a table: no personal or teacher columns, teacher rows without their id;
     counts under 5 suppressed (NaN).
@@ -149,6 +154,31 @@ class RunContext:
         self._save(part)
         if table is not None:
             self.table(name, table)
+        if name in SHARED_RESULTS and result is not None:
+            self._share(name, result.tidy())
+
+    def _share(self, name: str, df: pd.DataFrame) -> None:
+        """Keep ``df`` (unfiltered: it stays in the run's ``private/``) for a later chapter of this run (Parquet
+        through DuckDB, types kept). A failure only costs the later chapter a recomputation."""
+        import duckdb
+
+        path = self.out_dir / "private" / "results" / f"{name}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        try:
+            duckdb.from_df(df).write_parquet(str(path))
+        except (duckdb.Error, ValueError, TypeError):
+            path.unlink(missing_ok=True)
+
+    def shared(self, name: str) -> pd.DataFrame | None:
+        """The ``tidy()`` table an earlier chapter of this run emitted as ``name`` (:data:`SHARED_RESULTS`), or
+        None when it did not (the chapter failed, or this chapter runs alone)."""
+        import duckdb
+
+        path = self.out_dir / "private" / "results" / f"{name}.parquet"
+        if not path.exists():
+            return None
+        return duckdb.read_parquet(str(path)).df()
 
     def update_findings(self, findings) -> None:
         """Replace earlier chapters' findings (matched by id) with enriched versions, e.g. with tested causes."""

@@ -4,11 +4,22 @@ from __future__ import annotations
 
 from . import text as t
 
+#: myst-nb's mime prefix for a glued value that is stored, not shown (``myst_nb.ext.glue.GLUE_PREFIX``).
+GLUE_PREFIX = "application/papermill.record/"
+
 
 def _glue(name: str, value) -> None:
-    from myst_nb import glue
+    """``myst_nb.glue(name, value, display=False)``, output for output, without importing myst_nb in the kernel.
 
-    glue(name, value, display=False)
+    Importing myst_nb's glue imports nbformat, jsonschema and its IRI grammar (lark): ~0.9 s in every chapter's
+    kernel, ~9 s of CPU per school. ``tests/test_glue.py`` checks that this writes exactly what ``myst_nb.glue``
+    writes, so a change in myst-nb's format fails there first."""
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    bundle, metadata = format_display_data(value)
+    metadata["scrapbook"] = {"name": name, "mime_prefix": GLUE_PREFIX}
+    display({GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata)
 
 
 def context(res) -> None:

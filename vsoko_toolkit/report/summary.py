@@ -164,7 +164,9 @@ def check_causes(ctx):
     """Test the candidate causes of every problem the other chapters found; the findings get their causes."""
     from ..analysis.root_causes import check_causes as run
 
-    rc = run(ctx.wh, ctx.school_id, ctx.year, _parts(ctx)["findings"], name_teachers=not ctx.public)
+    va = ctx.shared("value_added")  # chapter 05's fit of the same model, when it ran in this run
+    rc = run(ctx.wh, ctx.school_id, ctx.year, _parts(ctx)["findings"], name_teachers=not ctx.public,
+             precomputed={"va": va} if va is not None else None)
     ctx.update_findings(rc.updated)
     d = rc.tidy()
     _glue("rc_n_problems", t.count(len(rc.updated), "проблемы", "проблем", "проблем"))

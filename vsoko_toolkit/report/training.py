@@ -176,9 +176,9 @@ def check(lesson: Lesson, key: str, answer) -> Verdict:
 
 
 def _glue(name: str, value) -> None:
-    from myst_nb import glue
+    from .glue import _glue as glue
 
-    glue(name, value, display=False)
+    glue(name, value)
 
 
 # --------------------------------------------------------------------------- lessons
