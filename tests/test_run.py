@@ -106,3 +106,9 @@ def test_a_kernel_that_died_before_starting_is_started_again():
     _papermill(pm, "a", "b", {}, "python3", ".", rec)
     assert rec["status"] == "failed" and "kernel_info" in rec["error"]["evalue"]
     assert pm.calls == KERNEL_START_RETRIES + 1
+
+
+def test_results_shared_between_chapters_are_not_left_in_the_output(mini_run):
+    """Chapter 05 shares its unfiltered value-added table with chapter 09 during the run; it is never an output."""
+    assert not (mini_run.run_dir / "private" / "results").exists()
+    assert not list(mini_run.run_dir.rglob("*.parquet"))

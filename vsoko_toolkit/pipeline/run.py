@@ -12,6 +12,7 @@ Output layout of ``OUT/S/Y/``::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -82,14 +83,17 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     db = municipality_db(db, school_id, Path(extract_dir) if extract_dir else out / ".extracts")
     run_dir = out / str(school_id) / str(year)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
-    for stale in (run_dir / "parts").glob("*.json") if (run_dir / "parts").exists() else ():
-        stale.unlink()
+    # a chapter reads only what this run wrote: last run's parts and shared results go
+    for folder, pattern in (("parts", "*.json"), ("private/results", "*.parquet")):
+        for stale in (run_dir / folder).glob(pattern) if (run_dir / folder).exists() else ():
+            stale.unlink()
     src_dir = Path(notebooks) if notebooks else notebook_dir()
     params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
               "out_dir": str(run_dir)}
     records = execute_chapters(run_dir, src_dir, chapters, params, kernel_name=kernel_name, progress=progress,
                                workers=workers)
     chapter_list = [records[c.stem] for c in chapters]
+    _drop_shared(run_dir)
     doc = collect(run_dir, school_id, year, profile)
     findings_path = run_dir / "findings.json"
     findings_path.write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -100,6 +104,17 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
 
     write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))
     return RunResult(run_dir, chapter_list, findings_path)
+
+
+def _drop_shared(run_dir: Path) -> None:
+    """Remove the results chapters shared within the run (unfiltered tables, e.g. value added by teacher): they
+    are for the run, never an output, in either profile."""
+    import shutil
+
+    shared = run_dir / "private" / "results"
+    shutil.rmtree(shared, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        (run_dir / "private").rmdir()  # only when nothing else (the internal code map) is there
 
 
 def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...], params: dict, *,
