@@ -166,7 +166,7 @@ def _runs(a, tmp: Path) -> None:
 
     school, year = "M001-S01", 2025
     t0 = time.perf_counter()
-    municipality_db(tmp / "region.duckdb", school, tmp / "runs-region" / ".extracts")
+    municipality_db(tmp / "region.duckdb", school)
     t_extract = time.perf_counter() - t0
     t0 = time.perf_counter()
     res_r = run_school(tmp / "region.duckdb", school, year, "internal", tmp / "runs-region")

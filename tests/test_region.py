@@ -13,7 +13,12 @@ from vsoko_toolkit.pipeline.batch import comparable_findings, run_batch
 from vsoko_toolkit.pipeline.chapters import CHAPTERS
 from vsoko_toolkit.privacy import key_path
 from vsoko_toolkit.synth.region import write_region
-from vsoko_toolkit.warehouse.extract import extract_municipality, municipality_db, municipality_of
+from vsoko_toolkit.warehouse.extract import (
+    default_cache_dir,
+    extract_municipality,
+    municipality_db,
+    municipality_of,
+)
 
 FEW = tuple(c for c in CHAPTERS if c.stem in ("03_results", "04_external"))
 SCHOOLS = ("M001-S01", "M002-S02")
@@ -75,6 +80,12 @@ def test_extracts_partition_the_region_and_keep_the_pseudonyms(region, tmp_path)
     finally:
         con.close()
     assert key_path(parts[0]).read_bytes() == key_path(db).read_bytes()
+    assert key_path(parts[0]).stat().st_mode & 0o777 == 0o600
+    from vsoko_toolkit.errors import FatalInputError
+
+    with pytest.raises(FatalInputError, match="M009"):
+        extract_municipality(db, "Муниципалитет M009", tmp_path / "none.duckdb")
+    assert not list(tmp_path.glob("none*"))  # no half-made extract with personal data left behind
     # cached while the warehouse is unchanged; a different school of the same municipality reuses it
     first = municipality_db(db, "M001-S01", tmp_path / "cache")
     mtime = first.stat().st_mtime_ns
@@ -105,7 +116,8 @@ def test_batch_on_the_region_equals_one_municipality_and_dask_equals_the_pool(re
         assert got == comparable_findings(tmp_path / "dask" / s / "2025" / "findings.json"), s
     assert (comparable_findings(tmp_path / "pool" / "M001-S01" / "2025" / "findings.json")
             == comparable_findings(tmp_path / "alone" / "M001-S01" / "2025" / "findings.json"))
-    assert len(list((tmp_path / "pool" / ".extracts").glob("*.duckdb"))) == 2
+    assert len(list(default_cache_dir(tmp / "region.duckdb").glob("*.duckdb"))) == 2
+    assert not list(tmp_path.rglob("*.key"))  # no key or extract in an output folder
 
 
 def test_municipal_run_on_the_region_names_one_municipality(region, tmp_path):

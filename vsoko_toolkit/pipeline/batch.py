@@ -83,8 +83,7 @@ def schools_of(db, year: int) -> list[str]:
 def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks) -> tuple[str, str | None]:
     """Run one school; return (school, None) on success or (school, error text)."""
     try:
-        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
-                         extract_dir=Path(out) / ".extracts")
+        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1)
     except Exception as exc:  # noqa: BLE001 - a school's failure is reported, never propagated
         return school, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     if not res.ok:
@@ -101,7 +100,7 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     schools = list(schools) if schools else schools_of(db, year)
     code = code_hash(notebooks)
     # a school reads its municipality (the extract, on a region's warehouse): the key hashes that data only
-    reads = _extract_municipalities(db, schools, Path(out) / ".extracts")
+    reads = _extract_municipalities(db, schools, None)
     hashes: dict[str, str] = {}
     result = BatchResult()
     todo = []
@@ -134,7 +133,7 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     return result
 
 
-def _extract_municipalities(db: str, schools: list[str], cache_dir: Path) -> dict[str, str]:
+def _extract_municipalities(db: str, schools: list[str], cache_dir: Path | None) -> dict[str, str]:
     """On a warehouse of several municipalities, make each municipality's extract once, before the schools run
     in parallel (:func:`vsoko_toolkit.warehouse.extract.cached_extract`); {school: extract}. A school whose
     extract fails is left out, to fail on its own in :func:`_one`."""

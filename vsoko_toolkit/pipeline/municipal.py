@@ -86,7 +86,7 @@ def municipality_of(db) -> tuple[str, str]:
         con.close()
 
 
-def _one_municipality(db: Path, municipality: str | None, cache_dir: Path) -> Path:
+def _one_municipality(db: Path, municipality: str | None, cache_dir: Path | None) -> Path:
     from ..errors import FatalInputError
     from ..warehouse.extract import cached_extract, municipalities
     from ..warehouse.store import connect
@@ -115,7 +115,7 @@ def run_municipal(db, year: int, out, profile: str = "public", book: bool = True
     the municipal findings, write the municipal action plan and (``book``) build the book.
 
     On a warehouse of several municipalities (a region) ``municipality`` (``schools.municipality``) names the one
-    to analyse; its rows are read from an extract made once in ``out/.extracts``
+    to analyse; its rows are read from an extract made once beside the warehouse
     (:func:`vsoko_toolkit.warehouse.extract.cached_extract`)."""
     check_option("profile", profile, PROFILES)
     if book:
@@ -123,7 +123,7 @@ def run_municipal(db, year: int, out, profile: str = "public", book: bool = True
 
         find_template("municipality", book_template)
     db, out = Path(db).resolve(), Path(out).resolve()
-    db = _one_municipality(db, municipality, out / ".extracts")
+    db = _one_municipality(db, municipality, None)
     mid, name = municipality_of(db)
     run_dir = out / _slug(mid) / str(year) / "municipality"
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)

@@ -72,15 +72,15 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     chapters run after them, in that order.
 
     When the warehouse holds several municipalities (a region), the chapters read an extract of the school's
-    municipality (:func:`vsoko_toolkit.warehouse.extract.municipality_db`, cached in ``extract_dir``, default
-    ``out/.extracts``): the school is compared with its municipality, and no chapter scans the region.
+    municipality (:func:`vsoko_toolkit.warehouse.extract.municipality_db`, cached in ``extract_dir``, by default
+    beside the warehouse): the school is compared with its municipality, and no chapter scans the region.
     """
     from ..warehouse.extract import municipality_db
 
     check_option("profile", profile, PROFILES)
     db, out = Path(db).resolve(), Path(out).resolve()
     name = school_name(db, school_id)
-    db = municipality_db(db, school_id, Path(extract_dir) if extract_dir else out / ".extracts")
+    db = municipality_db(db, school_id, extract_dir)
     run_dir = out / str(school_id) / str(year)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     # a chapter reads only what this run wrote: last run's parts and shared results go

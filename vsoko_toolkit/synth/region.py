@@ -112,8 +112,9 @@ def _copy_table(con, src: Path, dst: Path, name: str, cols: tuple[str, ...], n: 
     for c in cols:
         if c in ID_COLUMNS:
             sel.append(f"CASE WHEN b.{q(c)} IS NULL THEN NULL ELSE {tag} || '-' || b.{q(c)} END AS {q(c)}")
-        elif c == "target_ids":  # a list of ids, separated by "," or ";"
-            sel.append(f"regexp_replace(b.{q(c)}, '([^,; ]+)', {tag} || '-\\1', 'g') AS {q(c)}")
+        elif c == "target_ids":  # a list of ids, separated by "," or ";" (grades and subjects are not ids)
+            sel.append(f"CASE WHEN b.target_type IN ('class', 'teacher', 'student', 'school') "
+                       f"THEN regexp_replace(b.{q(c)}, '([^,; ]+)', {tag} || '-\\1', 'g') ELSE b.{q(c)} END AS {q(c)}")
         elif c == "municipality":
             sel.append(f"'Муниципалитет ' || {tag} AS {q(c)}")
         else:

@@ -4,7 +4,7 @@ A school's analyses compare it with the other schools of *its municipality* (``s
 regional warehouse every chapter would otherwise scan the region and compare the school with all of it.
 :func:`extract_municipality` copies the rows of one municipality's schools — every table with a ``school_id``
 (contract or derived), the students enrolled in them, the municipality's own decisions, and the tables that
-describe works (specs, scales, survey items) whole — into a small DuckDB file beside the run, with the
+describe works (specs, scales, survey items) whole — into a small DuckDB file beside the warehouse, with the
 warehouse's pseudonymisation key, so that ten chapters read a municipality instead of a region ten times.
 
 :func:`municipality_db` is what the pipeline calls: the warehouse itself when it holds one municipality (or
@@ -13,9 +13,9 @@ none is given), otherwise the cached extract, rebuilt when the warehouse changes
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -50,13 +50,25 @@ def municipality_of(db, school_id: str) -> tuple[str | None, int]:
 
 
 def _stamp(db: Path) -> str:
-    st = db.stat()
-    return f"{st.st_size}-{st.st_mtime_ns}"
+    """What the extract was made from: the warehouse file, its key and the toolkit's version."""
+    from .. import __version__
+
+    st, key = db.stat(), key_path(db)
+    k = key.stat().st_mtime_ns if key.exists() else 0
+    return f"{st.st_size}-{st.st_mtime_ns}-{k}-{__version__}"
 
 
-def municipality_db(db, school_id: str, cache_dir) -> Path:
+def default_cache_dir(db) -> Path:
+    """Extracts live beside the warehouse (``<db stem>.extracts/``): they hold personal data and a copy of the
+    pseudonymisation key, so they stay where the warehouse is, never in an output folder that gets shared."""
+    db = Path(db).resolve()
+    return db.with_name(db.stem + ".extracts")
+
+
+def municipality_db(db, school_id: str, cache_dir=None) -> Path:
     """The warehouse to run ``school_id`` on: ``db`` itself when it holds one municipality, else the extract of the
-    school's municipality in ``cache_dir`` (made once, reused while ``db`` is unchanged)."""
+    school's municipality in ``cache_dir`` (default :func:`default_cache_dir`; made once, reused while ``db``
+    is unchanged)."""
     db = Path(db).resolve()
     muni, n = municipality_of(db, school_id)
     if n <= 1 or muni is None:
@@ -64,23 +76,44 @@ def municipality_db(db, school_id: str, cache_dir) -> Path:
     return cached_extract(db, muni, cache_dir)
 
 
-def cached_extract(db, municipality: str, cache_dir) -> Path:
-    """The extract of ``municipality`` in ``cache_dir``, made when absent or older than ``db``."""
+def cached_extract(db, municipality: str, cache_dir=None) -> Path:
+    """The extract of ``municipality``, made when absent or made from another state of ``db``.
+
+    Several processes may ask at once (``vsoko run`` twice, batch workers): the check and the build happen under a
+    lock file, and the stamp is taken before the copy and compared after it (a warehouse re-ingested meanwhile
+    leaves no stamp, so the next call rebuilds)."""
     db = Path(db).resolve()
+    cache = Path(cache_dir) if cache_dir else default_cache_dir(db)
+    cache.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(f"{db}|{municipality}".encode()).hexdigest()[:16]
-    dest = Path(cache_dir) / f"municipality-{key}.duckdb"
+    dest = cache / f"municipality-{key}.duckdb"
     stamp = dest.with_name(dest.name + ".stamp")
-    if dest.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == _stamp(db):
-        return dest
-    extract_municipality(db, municipality, dest)
-    stamp.write_text(_stamp(db), encoding="utf-8")
+    with open(dest.with_name(dest.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            before = _stamp(db)
+            if dest.exists() and stamp.exists() and stamp.read_text(encoding="utf-8") == before:
+                return dest
+            stamp.unlink(missing_ok=True)
+            extract_municipality(db, municipality, dest)
+            if _stamp(db) == before:
+                tmp = stamp.with_name(stamp.name + f".tmp{os.getpid()}")
+                tmp.write_text(before, encoding="utf-8")
+                os.replace(tmp, stamp)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return dest
 
 
 def extract_municipality(db, municipality: str, dest) -> Path:
     """Copy ``municipality``'s rows of every table of ``db`` into a new DuckDB file ``dest`` (module docstring).
 
-    Written to a temporary name and renamed, so a reader never sees a half-made extract."""
+    Written to a temporary name and renamed, so a reader never sees a half-made extract; the key is written
+    owner-only under a temporary name and renamed too. Municipal decisions without a municipality go into every
+    extract. A student who moved between municipalities keeps, in each extract, only the rows of that
+    municipality's schools (as in a warehouse of that municipality alone)."""
+    from ..errors import FatalInputError
+
     db, dest = Path(db).resolve(), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
@@ -90,6 +123,8 @@ def extract_municipality(db, municipality: str, dest) -> Path:
         con.execute(f"ATTACH {lit(str(db))} AS src (READ_ONLY)")
         schools = [r[0] for r in con.execute("SELECT school_id FROM src.schools WHERE municipality = ? ORDER BY 1",
                                              [municipality]).fetchall()]
+        if not schools:
+            raise FatalInputError(f"В хранилище {db} нет школ муниципалитета {municipality!r} (schools.municipality).")
         in_list = ", ".join(lit(s) for s in schools)
         # the range lets DuckDB skip row groups by their min/max (zone maps) before testing the list
         by_school = f"school_id BETWEEN {lit(schools[0])} AND {lit(schools[-1])} AND school_id IN ({in_list})"
@@ -104,17 +139,23 @@ def extract_municipality(db, municipality: str, dest) -> Path:
             elif "student_id" in cols:
                 where = "WHERE student_id IN (SELECT student_id FROM sel_students)"
             elif "municipality" in cols:
-                where = f"WHERE municipality = {lit(municipality)}"
+                where = f"WHERE municipality = {lit(municipality)} OR coalesce(trim(municipality), '') = ''"
             else:
                 where = ""
             con.execute(f"CREATE TABLE main.{q(t)} AS SELECT * FROM src.main.{q(t)} {where}")
         con.execute("DETACH src")
         con.execute("CHECKPOINT")
-    finally:
         con.close()
-    key = key_path(db)
-    if key.exists():  # the same pseudonyms as the warehouse's
-        shutil.copyfile(key, key_path(dest))
-        os.chmod(key_path(dest), 0o600)
-    os.replace(tmp, dest)
+        key = key_path(db)
+        if key.exists():  # the same pseudonyms as the warehouse's
+            ktmp = key_path(dest).with_name(key_path(dest).name + f".tmp{os.getpid()}")
+            fd = os.open(ktmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(key.read_bytes())
+            os.replace(ktmp, key_path(dest))
+        os.replace(tmp, dest)
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
     return dest
