@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 
 import nbformat  # noqa: E402
 
-from vsoko_toolkit.pipeline.chapters import CHAPTERS, LATE, notebook_dir  # noqa: E402
+from vsoko_toolkit.pipeline.chapters import CHAPTERS, LATE, late_stems, notebook_dir  # noqa: E402
 from vsoko_toolkit.pipeline.run import collect  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def run_inprocess(db, school_id: str, year: int, out, stems: tuple[str, ...] | N
     params = {"db": str(db), "school_id": str(school_id), "year": int(year), "profile": profile,
               "out_dir": str(run_dir)}
     chosen = [c.stem for c in CHAPTERS if stems is None or c.stem in stems]
-    order = [s for s in chosen if s not in LATE] + [s for s in LATE if s in chosen]
+    order = [s for s in chosen if s not in late_stems(LATE)] + [s for s in late_stems(LATE) if s in chosen]
     failed = []
     for stem in order:
         nb = nbformat.read(notebook_dir() / f"{stem}.ipynb", as_version=4)

@@ -30,7 +30,7 @@ from planted import found, planted_findings
 
 from vsoko_toolkit import ingest
 from vsoko_toolkit.analysis.readiness import ANALYSES, readiness
-from vsoko_toolkit.pipeline.chapters import LATE
+from vsoko_toolkit.pipeline.chapters import LATE, late_stems
 from vsoko_toolkit.pipeline.run import run_school
 from vsoko_toolkit.synth import generate_municipality
 from vsoko_toolkit.synth.variants import write_variant
@@ -148,7 +148,7 @@ def _chapters_reading(table: str) -> tuple[str, ...]:
     """Chapters whose analyses read ``table`` (required or optional, by the readiness registry), plus the late ones."""
     stems = {a.chapter for a in ANALYSES
              if any(n.table == table for n in a.requires) or any(o.need.table == table for o in a.optional)}
-    return tuple(sorted(stems)) + LATE
+    return tuple(sorted(stems)) + late_stems(LATE)
 
 
 @pytest.mark.parametrize("table", OPTIONAL_TABLES)

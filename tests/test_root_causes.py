@@ -246,3 +246,28 @@ def test_value_added_shared_by_chapter_05_gives_the_same_causes(con, tmp_path):
     refit = check_causes(con, p["school_id"], 2025, fs).tidy()
     reused = check_causes(con, p["school_id"], 2025, fs, precomputed={"va": shared}).tidy()
     pd.testing.assert_frame_equal(reused, refit)
+
+
+def test_marking_offsets_shared_by_chapter_04_give_the_same_causes(con, tmp_path):
+    """Chapter 04 keeps its marking offsets for chapter 09: the cause checks on the shared tables equal the checks
+    that refit the offsets model; a school without offsets shares an empty table, not nothing."""
+    import pandas as pd
+
+    from vsoko_toolkit.pipeline.context import RunContext
+
+    truth = TRUTH["marking_bias"][0]
+    obj = objectivity(con, truth["school_id"], 2025)
+    ctx = RunContext.open(tmp_path / "w.duckdb", truth["school_id"], 2025, "internal", tmp_path, chapter="04_external")
+    assert ctx.shared("marking_offsets") is None
+    ctx.emit("objectivity", obj)
+    offsets, class_offsets = ctx.shared("marking_offsets"), ctx.shared("class_marking_offsets")
+    pd.testing.assert_frame_equal(offsets, obj.offsets, check_dtype=False)
+    pd.testing.assert_frame_equal(class_offsets, obj.class_offsets, check_dtype=False)
+    fs = [f.to_dict() for f in obj.findings]
+    assert fs
+    refit = check_causes(con, truth["school_id"], 2025, fs).tidy()
+    reused = check_causes(con, truth["school_id"], 2025, fs,
+                          precomputed={"offsets": offsets, "class_offsets": class_offsets}).tidy()
+    pd.testing.assert_frame_equal(reused, refit)
+    ctx._share("marking_offsets", None)
+    assert ctx.shared("marking_offsets").empty

@@ -112,3 +112,38 @@ def test_results_shared_between_chapters_are_not_left_in_the_output(mini_run):
     """Chapter 05 shares its unfiltered value-added table with chapter 09 during the run; it is never an output."""
     assert not (mini_run.run_dir / "private" / "results").exists()
     assert not list(mini_run.run_dir.rglob("*.parquet"))
+
+
+def test_chapters_run_longest_first_and_late_stages_wait_for_the_earlier_ones(tmp_path):
+    """Early chapters start longest first; the chapters of a late stage run side by side, after every earlier
+    chapter has finished; the next stage waits for them (the summary reads the synthesis)."""
+    from vsoko_toolkit.pipeline.chapters import Chapter
+    from vsoko_toolkit.pipeline.run import execute_chapters
+
+    src = tmp_path / "nb"
+    src.mkdir()
+    stamps = tmp_path / "stamps"
+    stamps.mkdir()
+    chapters = (Chapter("a", "A", 1), Chapter("b", "B", 5), Chapter("c", "C", 3), Chapter("s", "S"),
+                Chapter("m", "M"), Chapter("z", "Z"))
+    for ch in chapters:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
+        nb.cells = [nbformat.v4.new_code_cell("stamps = ''", metadata={"tags": ["parameters"]}),
+                    nbformat.v4.new_code_cell(
+                        "import time, pathlib\n"
+                        f"p = pathlib.Path(stamps) / {ch.stem!r}\n"
+                        "t0 = time.time(); time.sleep(1.0)\n"
+                        "p.write_text(f'{t0} {time.time()}')")]
+        nbformat.write(nb, src / f"{ch.stem}.ipynb")
+    run_dir = tmp_path / "run"
+    (run_dir / "notebooks").mkdir(parents=True)
+    records = execute_chapters(run_dir, src, chapters, {"stamps": str(stamps)}, late=(("s", "m"), ("z",)),
+                               workers=2)
+    assert {r["status"] for r in records.values()} == {"ok"}
+    t = {p.name: tuple(map(float, p.read_text().split())) for p in stamps.iterdir()}
+    assert t["b"][0] < t["a"][0] and t["c"][0] < t["a"][0]  # 'a' (cheapest) was not among the first two
+    early_end = max(t[s][1] for s in "abc")
+    assert min(t["s"][0], t["m"][0]) >= early_end
+    assert t["s"][0] < t["m"][1] and t["m"][0] < t["s"][1]  # side by side
+    assert t["z"][0] >= max(t["s"][1], t["m"][1])

@@ -279,7 +279,7 @@ def _offsets(d: pd.DataFrame, school_id: str, year: int):
         return empty, pd.DataFrame(), ["Слишком мало учителей для модели смещения отметок."]
     try:
         fit = fit_mixed(d[["offset", "tkey", "class_id"]], "offset ~ 1", groups="tkey",
-                        vc_formula={"class": "0 + C(class_id)"}, methods=("lbfgs",))
+                        vc_formula={"class": "0 + C(class_id)"}, methods=("lbfgs",), engine="fast")
     except Exception as exc:  # noqa: BLE001 - a failed fit is reported, not raised
         return empty, pd.DataFrame(), [f"Модель смещения отметок не оценена: {exc}"]
     if fit.warnings:

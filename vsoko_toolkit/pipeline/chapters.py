@@ -12,23 +12,31 @@ NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks" / "school"
 class Chapter:
     stem: str  # notebook file stem in notebooks/school/
     title: str  # Russian title, as in the book
+    cost: float = 1.0  # relative run time, to start the longest chapters first (measured on the sample, S01)
 
 
 CHAPTERS: tuple[Chapter, ...] = (
     Chapter("01_summary", "Ключевые проблемы года"),
-    Chapter("02_context", "Контекст школы: контингент, кадры, условия"),
-    Chapter("03_results", "Результаты обучения и их динамика"),
-    Chapter("04_external", "Внешние оценочные процедуры и объективность оценивания"),
-    Chapter("05_causes", "Причины: факторы и вклад учителей"),
-    Chapter("06_decisions", "Эффективность управленческих решений"),
-    Chapter("07_risk", "Группы риска"),
-    Chapter("08_indicators", "Показатели самообследования и индекс качества"),
+    Chapter("02_context", "Контекст школы: контингент, кадры, условия", 4),
+    Chapter("03_results", "Результаты обучения и их динамика", 5),
+    Chapter("04_external", "Внешние оценочные процедуры и объективность оценивания", 7),
+    Chapter("05_causes", "Причины: факторы и вклад учителей", 9),
+    Chapter("06_decisions", "Эффективность управленческих решений", 2),
+    Chapter("07_risk", "Группы риска", 3),
+    Chapter("08_indicators", "Показатели самообследования и индекс качества", 4),
     Chapter("09_synthesis", "Проблемы, причины и управленческие решения"),
     Chapter("10_methods", "Приложение: методы"),
 )
 
-#: Chapters executed after all others (they read the other chapters' findings).
-LATE = ("10_methods", "09_synthesis", "01_summary")
+#: Chapters executed after all others (they read the other chapters' findings), in stages: the chapters of a
+#: stage run side by side, a stage starts when the one before it has finished. 10_methods lists what the
+#: other chapters skipped, 09_synthesis tests the causes of their findings, 01_summary reads 09's causes.
+LATE: tuple[tuple[str, ...], ...] = (("09_synthesis", "10_methods"), ("01_summary",))
+
+
+def late_stems(late) -> tuple[str, ...]:
+    """The stems of ``late`` in execution order (stages flattened; a plain stem is a stage of its own)."""
+    return tuple(s for stage in late for s in ((stage,) if isinstance(stage, str) else stage))
 
 
 def notebook_dir() -> Path:

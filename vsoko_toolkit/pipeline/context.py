@@ -30,9 +30,14 @@ PERSONAL_COLUMNS = ("full_name", "student_id", "birth_date", "teacher_name", "co
 PUBLIC_DROP = PERSONAL_COLUMNS + ("teacher_id", "student_code", "homeroom_teacher_id")
 
 
-#: Results a later chapter of the same run reads instead of recomputing them (fit each model once):
-#: value added (chapter 05) is what the cause checks (chapter 09) test against.
-SHARED_RESULTS = ("value_added",)
+#: Results a later chapter of the same run reads instead of recomputing them (fit each model once): emitted name
+#: -> {shared table name: how to take it from the result}. Value added (chapter 05) and the marking offsets
+#: (chapter 04) are what the cause checks (chapter 09) test against.
+SHARED_RESULTS = {
+    "value_added": {"value_added": lambda r: r.tidy()},
+    "objectivity": {"marking_offsets": lambda r: r.offsets, "class_marking_offsets": lambda r: r.class_offsets},
+}
+_NO_ROWS = "_no_rows"  # the one column of a shared table that was empty or absent in the result
 
 
 def public_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -154,17 +159,21 @@ class RunContext:
         self._save(part)
         if table is not None:
             self.table(name, table)
-        if name in SHARED_RESULTS and result is not None:
-            self._share(name, result.tidy())
+        if result is not None:
+            for shared_name, take in SHARED_RESULTS.get(name, {}).items():
+                self._share(shared_name, take(result))
 
-    def _share(self, name: str, df: pd.DataFrame) -> None:
+    def _share(self, name: str, df: pd.DataFrame | None) -> None:
         """Keep ``df`` (unfiltered: it stays in the run's ``private/``) for a later chapter of this run (Parquet
-        through DuckDB, types kept). A failure only costs the later chapter a recomputation."""
+        through DuckDB, types kept; an empty or absent table is kept as such). A failure only costs the later
+        chapter a recomputation."""
         import duckdb
 
         path = self.out_dir / "private" / "results" / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
+        if df is None or df.empty:
+            df = pd.DataFrame({_NO_ROWS: pd.Series([], dtype="int64")})
         try:
             duckdb.from_df(df).write_parquet(str(path))
         except (duckdb.Error, ValueError, TypeError):
@@ -178,7 +187,8 @@ class RunContext:
         path = self.out_dir / "private" / "results" / f"{name}.parquet"
         if not path.exists():
             return None
-        return duckdb.read_parquet(str(path)).df()
+        df = duckdb.read_parquet(str(path)).df()
+        return pd.DataFrame() if list(df.columns) == [_NO_ROWS] else df
 
     def update_findings(self, findings) -> None:
         """Replace earlier chapters' findings (matched by id) with enriched versions, e.g. with tested causes."""

@@ -68,8 +68,8 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     A failing chapter does not stop the others: its executed notebook keeps the
     error, ``run.json`` records which cell and which error, and the book shows it.
     Chapters that do not read other chapters' findings run in ``workers``
-    processes (default: the number of CPUs); the summary, synthesis and methods
-    chapters run after them, in that order.
+    processes (default: the number of CPUs), the longest first; then the synthesis and methods chapters side by
+    side, and the summary last (:data:`~vsoko_toolkit.pipeline.chapters.LATE`).
 
     When the warehouse holds several municipalities (a region), the chapters read an extract of the school's
     municipality (:func:`vsoko_toolkit.warehouse.extract.municipality_db`, cached in ``extract_dir``, by default
@@ -118,32 +118,37 @@ def _drop_shared(run_dir: Path) -> None:
 
 
 def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...], params: dict, *,
-                     late: tuple[str, ...] = LATE, kernel_name: str = "python3", progress: bool = False,
+                     late=LATE, kernel_name: str = "python3", progress: bool = False,
                      workers: int | None = None) -> dict[str, dict]:
     """Execute ``chapters`` (notebooks of ``src_dir``) with ``params`` into ``run_dir/notebooks``: the chapters not
-    in ``late`` in ``workers`` processes, then the ``late`` ones in that order (they read the others' parts).
-    Returns {stem: record}; a chapter whose part holds only skips is marked ``skipped``."""
-    order = [c for c in chapters if c.stem not in late] + [c for s in late for c in chapters if c.stem == s]
-    early = [c for c in order if c.stem not in late]
+    in ``late`` in ``workers`` processes, the longest first (``Chapter.cost``), then the ``late`` stages one after
+    another, the chapters of a stage side by side (they read the earlier chapters' parts; see
+    :data:`~vsoko_toolkit.pipeline.chapters.LATE`). Returns {stem: record}; a chapter whose part holds only skips
+    is marked ``skipped``."""
+    stages = [((stage,) if isinstance(stage, str) else tuple(stage)) for stage in late]
+    stages = [tuple(s for s in stage if any(c.stem == s for c in chapters)) for stage in stages]
+    in_late = {s for stage in stages for s in stage}
+    early = sorted((c for c in chapters if c.stem not in in_late), key=lambda c: -c.cost)  # stable: book order ties
+    by_stem = {c.stem: c for c in chapters}
     jobs = {c.stem: (str(src_dir / f"{c.stem}.ipynb"), str(run_dir / "notebooks" / f"{c.stem}.ipynb"), params,
-                     kernel_name, str(run_dir / "notebooks"), c.stem, c.title) for c in order}
+                     kernel_name, str(run_dir / "notebooks"), c.stem, c.title) for c in chapters}
     records: dict[str, dict] = {}
-    bar = _bar(progress, len(order))
-    workers = max(1, min(workers or os.cpu_count() or 1, len(early) or 1))
+    bar = _bar(progress, len(chapters))
+    waves = [[c.stem for c in early]] + [list(stage) for stage in stages if stage]
+    workers = max(1, min(workers or os.cpu_count() or 1, max(len(w) for w in waves)))
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
-            futures = {pool.submit(_execute, *jobs[c.stem]): c for c in early}
-            for fut in as_completed(futures):
-                rec = fut.result()
-                records[rec["stem"]] = rec
-                bar(rec["title"])
+            for wave in waves:
+                futures = {pool.submit(_execute, *jobs[stem]): stem for stem in wave}
+                for fut in as_completed(futures):
+                    rec = fut.result()
+                    records[rec["stem"]] = rec
+                    bar(rec["title"])
     else:
-        for c in early:
-            bar(c.title)
-            records[c.stem] = _execute(*jobs[c.stem])
-    for c in order[len(early):]:
-        bar(c.title)
-        records[c.stem] = _execute(*jobs[c.stem])
+        for wave in waves:
+            for stem in wave:
+                bar(by_stem[stem].title)
+                records[stem] = _execute(*jobs[stem])
     for stem, rec in records.items():
         if rec["status"] == "ok" and _only_skips(run_dir, stem):
             rec["status"] = "skipped"

@@ -164,9 +164,11 @@ def check_causes(ctx):
     """Test the candidate causes of every problem the other chapters found; the findings get their causes."""
     from ..analysis.root_causes import check_causes as run
 
-    va = ctx.shared("value_added")  # chapter 05's fit of the same model, when it ran in this run
+    # chapter 05's value added and chapter 04's marking offsets, when they ran in this run (fit each model once)
+    shared = {"va": ctx.shared("value_added"), "offsets": ctx.shared("marking_offsets"),
+              "class_offsets": ctx.shared("class_marking_offsets")}
     rc = run(ctx.wh, ctx.school_id, ctx.year, _parts(ctx)["findings"], name_teachers=not ctx.public,
-             precomputed={"va": va} if va is not None else None)
+             precomputed={k: v for k, v in shared.items() if v is not None} or None)
     ctx.update_findings(rc.updated)
     d = rc.tidy()
     _glue("rc_n_problems", t.count(len(rc.updated), "проблемы", "проблем", "проблем"))
