@@ -294,3 +294,28 @@ def test_two_nested_components_fit():
                     vc_formula={"class": "0 + C(class_id)", "teacher": "0 + C(teacher_id)"})
     assert list(res.variance["component"]) == ["school", "class", "teacher", "Residual"]
     assert res.variance["estimate"].gt(0).all()
+
+
+def test_confirmed_needs_two_agreeing_converged_fits_and_nothing_to_warn():
+    from vsoko_toolkit.stats.mixed import confirmed
+
+    assert not confirmed([cand("lbfgs", -100.0)])
+    assert confirmed([cand("lbfgs", -100.0), cand("bfgs", -100.001)])
+    assert not confirmed([cand("lbfgs", -100.0), cand("bfgs", -103.0)])  # the second stopped below
+    assert not confirmed([cand("lbfgs", -100.0), cand("bfgs", -100.0, converged=False)])
+    assert not confirmed([cand("lbfgs", -100.0, tau=1.0), cand("bfgs", -100.0, tau=2.0)])  # flat likelihood
+    assert not confirmed([cand("lbfgs", np.nan), cand("bfgs", -100.0)])  # one admissible fit only
+
+
+@pytest.mark.parametrize("engine", ["fast", "statsmodels"])
+def test_early_stop_keeps_the_optimum_of_all_optimizers(nested_data, engine):
+    """Stopping once two optimizers agree gives the estimates of the best of all five (within the engine's
+    tolerance) with two fits instead of five."""
+    full = fit_mixed(nested_data, "y ~ x", groups="school", vc_formula={"class": "0 + C(class_id)"},
+                     engine=engine)
+    fast = fit_mixed(nested_data, "y ~ x", groups="school", vc_formula={"class": "0 + C(class_id)"},
+                     engine=engine, early_stop=True)
+    assert len(full.candidates) == 5 and list(fast.candidates["method"]) == ["lbfgs", "bfgs"]
+    assert abs(fast.llf - full.llf) < 1e-3
+    np.testing.assert_allclose(fast.fixed["estimate"], full.fixed["estimate"], atol=1e-4)
+    np.testing.assert_allclose(fast.variance["estimate"], full.variance["estimate"], rtol=1e-3)

@@ -265,18 +265,20 @@ def _external_formula(d: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 
 
 def _unit_effects(d: pd.DataFrame, formula: str, unit_type: str, engine: str, methods) -> tuple[pd.DataFrame, object]:
-    """EB effects of teacher × subject (classes × year nested) or class × subject units."""
+    """EB effects of teacher × subject (classes × year nested) or class × subject units. With the default
+    optimizers the fit stops once two of them agree (``fit_mixed(early_stop=True)``)."""
     d = d.copy()
     d["teacher_unit"] = d["teacher_id"] + "|" + d["subject"]
     d["class_unit"] = d["class_id"] + "|" + d["subject"]
     if unit_type == "teacher":
         res = fit_mixed(d, formula, groups="teacher_unit", vc_formula={"class": "0 + C(class_unit)"},
-                        engine=engine, methods=methods, integrate_eb=True)
+                        engine=engine, methods=methods, integrate_eb=True, early_stop=methods is None)
         re = res.random_effects
         re = re[re["component"] != "class"]
         key = "teacher_unit"
     else:
-        res = fit_mixed(d, formula, groups="class_unit", engine=engine, methods=methods, integrate_eb=True)
+        res = fit_mixed(d, formula, groups="class_unit", engine=engine, methods=methods, integrate_eb=True,
+                        early_stop=methods is None)
         re = res.random_effects
         key = "class_unit"
     re = (re.drop_duplicates("group")[["group", "estimate_int", "se_int"]]

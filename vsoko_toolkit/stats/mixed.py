@@ -174,6 +174,22 @@ def select_best(candidates: Sequence[Candidate], llf_tol: float = LLF_TOL,
     return Selection(winner=best, admissible=ok, reasons=reasons, warnings=tuple(out))
 
 
+def confirmed(candidates: Sequence[Candidate], llf_tol: float = LLF_TOL, var_rtol: float = VAR_RTOL) -> bool:
+    """Two different optimizers converged to the same optimum: the best admissible fit is converged, another
+    converged fit is within ``llf_tol`` of it, and :func:`select_best` has nothing to warn about (no variance
+    disagreement, no fit that stopped below the best). The other optimizers could only confirm it again."""
+    if len(candidates) < 2:
+        return False
+    try:
+        sel = select_best(candidates, llf_tol, var_rtol)
+    except MixedEngineError:
+        return False
+    win = candidates[sel.winner]
+    agree = [c for c, ok in zip(candidates, sel.admissible, strict=True)
+             if ok and c.converged and abs(win.llf - c.llf) <= llf_tol]
+    return win.converged and len(agree) >= 2 and all(w.severity == "info" for w in sel.warnings)
+
+
 def candidates_table(candidates: Sequence[Candidate], sel: Selection) -> pd.DataFrame:
     """Columns: method, llf, converged, finite, kept, reason."""
     return pd.DataFrame({
@@ -218,10 +234,13 @@ def candidate_from_statsmodels(method: str, res, names) -> Candidate:
 
 
 def statsmodels_candidates(model: MixedLM, methods: Sequence[str], theta0: np.ndarray,
-                           reml: bool, names) -> list[Candidate]:
-    """Fit ``model`` once per method from ``theta0``; 'nm' is Nelder–Mead then a BFGS polish."""
+                           reml: bool, names, early_stop: bool = False) -> list[Candidate]:
+    """Fit ``model`` once per method from ``theta0``; 'nm' is Nelder–Mead then a BFGS polish. With
+    ``early_stop`` the remaining methods are skipped once two fits confirm each other (:func:`confirmed`)."""
     out = []
     for method in methods:
+        if early_stop and confirmed(out):
+            break
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -237,10 +256,13 @@ def statsmodels_candidates(model: MixedLM, methods: Sequence[str], theta0: np.nd
 
 
 def fast_candidates(ss: core.SuffStats, methods: Sequence[str], theta0: np.ndarray,
-                    reml: bool, names) -> list[Candidate]:
-    """The fast estimator: each method optimises the profiled (RE)ML with scipy."""
+                    reml: bool, names, early_stop: bool = False) -> list[Candidate]:
+    """The fast estimator: each method optimises the profiled (RE)ML with scipy (``early_stop``: as in
+    :func:`statsmodels_candidates`)."""
     out = []
     for method in methods:
+        if early_stop and confirmed(out):
+            break
         try:
             theta, llf, conv = core.fast_candidate(ss, method, theta0, reml, MAXITER[method])
             psi, gam = core.unpack_theta(theta, ss.q)
@@ -520,7 +542,7 @@ def choose_engine(engine: str, n_obs: int, fast_ok: bool) -> str:
 def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | None = None,
               vc_formula: dict[str, str] | None = None, reml: bool = True,
               methods: Sequence[Method] | None = None, engine: Engine = "auto",
-              start: Start = "moments", integrate_eb: bool = False) -> MixedResult:
+              start: Start = "moments", integrate_eb: bool = False, early_stop: bool = False) -> MixedResult:
     """Fit a linear mixed model with several optimizers and keep the best admissible fit.
 
     Parameters
@@ -553,6 +575,11 @@ def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | N
         integrated out under a flat prior (columns ``estimate_int``, ``se_int`` of
         ``random_effects``; see :func:`~vsoko_toolkit.stats._mixed_fast.integrated_eb`).
         Random intercept of the outer level only (no ``re_formula`` slopes).
+    early_stop : bool
+        Try the ``methods`` in order and stop as soon as two of them converge to the same optimum with nothing
+        to warn about (:func:`confirmed`); the others run only when the first ones disagree, fail or stop early.
+        The kept fit is then one of two agreeing optimizers instead of the best of all (the same optimum within
+        ``LLF_TOL``); the candidates table lists the methods that ran.
 
     Returns
     -------
@@ -604,9 +631,9 @@ def fit_mixed(data: pd.DataFrame, formula: str, groups: str, re_formula: str | N
     theta0 = (core.start_theta(design, ss) if start == "moments"
               else core.pack_theta(np.eye(ss.q), np.ones(ss.k)))
     if used == "fast":
-        cands = fast_candidates(ss, methods, theta0, reml, names)
+        cands = fast_candidates(ss, methods, theta0, reml, names, early_stop)
     else:
-        cands = statsmodels_candidates(model, methods, theta0, reml, names)
+        cands = statsmodels_candidates(model, methods, theta0, reml, names, early_stop)
     sel = select_best(cands)
     if integrate_eb and ss.q != 1:
         raise FatalInputError("integrate_eb: нужен ровно один случайный эффект группы (свободный член).")
