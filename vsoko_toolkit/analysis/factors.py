@@ -147,13 +147,14 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
         if len(s) < MIN_ROWS or s["class_id"].nunique() < 3:
             continue
         groups, vc = _random_part(s)
-        null = fit_mixed(s, "y ~ 1", groups=groups, vc_formula=vc, engine=engine, methods=methods)
+        stop = methods is None  # the default optimizers stop once two agree (fit_mixed(early_stop=True))
+        null = fit_mixed(s, "y ~ 1", groups=groups, vc_formula=vc, engine=engine, methods=methods, early_stop=stop)
         for r in null.icc.itertuples():
             var_rows.append({"subject": subject, "model": "class", "level": r.level, "share": r.estimate,
                              "ci_low": r.ci_low, "ci_high": r.ci_high})
         if groups == "school_id":  # the teacher level in place of the class level
             tm = fit_mixed(s, "y ~ 1", groups=groups, vc_formula={"teacher": "0 + C(teacher_id)"},
-                           engine=engine, methods=methods)
+                           engine=engine, methods=methods, early_stop=stop)
             r = tm.icc.set_index("level").loc["teacher"]
             var_rows.append({"subject": subject, "model": "teacher", "level": "teacher", "share": r["estimate"],
                              "ci_low": r["ci_low"], "ci_high": r["ci_high"]})
@@ -161,7 +162,7 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
         if groups == "teacher_id":  # teacher-level factors are absorbed by the teacher intercept's group
             factors = [f for f in factors if FACTORS[f][2] != "school" or s["school_id"].nunique() > 1]
         res = fit_mixed(s, "y ~ " + " + ".join(adj + factors), groups=groups, vc_formula=vc, engine=engine,
-                        methods=methods)
+                        methods=methods, early_stop=stop)
         models[subject] = {"null": null, "factors": res}
         fx = res.fixed.set_index("term")
         for f in factors:

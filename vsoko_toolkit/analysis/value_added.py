@@ -93,6 +93,7 @@ from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
 from ..stats.mixed import fit_mixed
+from ..warehouse import fitcache
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import has_table as _has_table
 from .base import AnalysisResult
@@ -298,6 +299,8 @@ def _unit_effects(d: pd.DataFrame, formula: str, unit_type: str, engine: str, me
 
 _CACHE: OrderedDict = OrderedDict()  # fits keyed by a hash of their input data: schools of one run share them
 _CACHE_SIZE = 8
+#: The code a municipal fit depends on: a change in any of these makes the saved fits stale (warehouse.fitcache).
+_FIT_MODULES = ("vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed", "vsoko_toolkit.stats._mixed_fast")
 
 
 def municipal_effects(con, year: int, outcome: str, years: int | None = None, engine: str = "fast",
@@ -306,14 +309,19 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     ``(table, models, n_students per school)``. Class units of earlier pooled years are dropped.
 
     The fits do not depend on the school, so they are memoised on the model's input data (a hash of the
-    rows read, not of the connection): the schools of one municipality fit once per process."""
+    rows read, not of the connection): the schools of one municipality fit once per process, and once per
+    warehouse across processes (:mod:`vsoko_toolkit.warehouse.fitcache`, beside the warehouse file)."""
     years = YEARS[outcome] if years is None else int(years)
     d = journal_data(con, year, years) if outcome == "journal" else external_data(con, year, years)
-    key = (outcome, int(year), engine, tuple(methods) if methods else None,
-           int(pd.util.hash_pandas_object(d, index=False).sum()) if len(d) else 0, len(d))
+    key = (outcome, int(year), engine, tuple(methods) if methods else None, _data_hash(d), len(d))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         table, models, n_students = _CACHE[key]
+        return table.copy(), dict(models), n_students.copy()
+    saved = fitcache.load(con, key, _FIT_MODULES) if len(d) else None
+    if saved is not None:
+        _remember(key, saved)
+        table, models, n_students = saved
         return table.copy(), dict(models), n_students.copy()
     parts, models = [], {}
     if len(d):
@@ -328,10 +336,25 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     table["outcome"] = outcome
     n_students = (d[d["year"] == int(year)].groupby("school_id")["student_id"].nunique() if len(d)
                   else pd.Series(dtype=int))
-    _CACHE[key] = (table, models, n_students)
+    _remember(key, (table, models, n_students))
+    if len(d):
+        fitcache.save(con, key, _FIT_MODULES, (table, models, n_students))
+    return table.copy(), dict(models), n_students.copy()
+
+
+def _data_hash(d: pd.DataFrame) -> int:
+    """A hash of the model's rows, blind to their order and to the last bits of computed floats (DuckDB's
+    parallel sums, e.g. of the ВПР z-scores, differ in the 16th digit from one read to the next)."""
+    if not len(d):
+        return 0
+    floats = d.select_dtypes("floating").columns
+    return int(pd.util.hash_pandas_object(d.assign(**{c: d[c].round(9) for c in floats}), index=False).sum())
+
+
+def _remember(key, value) -> None:
+    _CACHE[key] = value
     while len(_CACHE) > _CACHE_SIZE:
         _CACHE.popitem(last=False)
-    return table.copy(), dict(models), n_students.copy()
 
 
 def _test(table: pd.DataFrame, alpha: float) -> pd.DataFrame:
