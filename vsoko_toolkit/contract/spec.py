@@ -105,6 +105,10 @@ VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
     },
 }
 
+#: Level of a literacy work when ``assessments.level`` is empty, from the percent of the work's maximum
+#: primary score: [0, 20) low, [20, 40) reduced, [40, 60) basic, [60, 80) advanced, [80, 100] high.
+LITERACY_LEVEL_CUTS: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0)
+
 BOOL_LABELS: dict[bool, tuple[str, ...]] = {
     True: ("1", "true", "t", "да", "д", "yes", "y", "истина", "+"),
     False: ("0", "false", "f", "нет", "н", "no", "n", "ложь", "-"),

@@ -1,8 +1,9 @@
 """Functional-literacy diagnostic works (issue 18): an ``RDR`` per year in grades 5-9, tasks tagged by domain.
 
 Own random stream (``default_rng([seed, STREAM])``): generating these rows changes no other table.
-A student's ability in a literacy domain is ``W_SUBJECT * theta[subject of the domain] +
-W_OWN * N(0, 1)`` (variance about 1, like theta); a task is solved with the item model
+A student's ability in a literacy domain is ``W_GENERAL * mean(theta over subjects) + W_OWN * N(0, 1)``
+(general ability, not one subject's: a planted teacher effect in a subject does not leak into one
+domain); a task is solved with the item model
 ``P(point) = logistic(1.7 * (ability + day - b))`` of :mod:`.specs`, scores Binomial(max, P).
 Every domain has the same three tasks (difficulties ``B``, max scores ``MAX``), so no domain is
 harder than another by construction: under no plant, a school's gap to the region is the same in
@@ -24,30 +25,25 @@ import numpy as np
 import pandas as pd
 
 from .assessments import weekday
-from .params import S_BIO, S_GEO, S_LIT, S_MATH, S_RUS, S_SOC, cal_date
+from ..contract.spec import LITERACY_LEVEL_CUTS as LEVEL_CUTS
+from .params import cal_date
 
 STREAM = 18  # default_rng([seed, STREAM])
 KIND = "RDR"
 SUBJECT = "Функциональная грамотность"
 GRADES = range(5, 10)
 PARTICIPATION = 0.92
-W_SUBJECT, W_OWN = 0.8, 0.6
+W_GENERAL, W_OWN = 0.9, 0.55
 SD_DAY = 0.30
-#: domain -> (the subject whose ability carries it, Russian label of the tasks' skill)
-DOMAINS: dict[str, tuple[int, str]] = {
-    "reading": (S_RUS, "Читательская грамотность"),
-    "math": (S_MATH, "Математическая грамотность"),
-    "science": (S_BIO, "Естественнонаучная грамотность"),
-    "financial": (S_SOC, "Финансовая грамотность"),
-    "global": (S_GEO, "Глобальные компетенции"),
-    "creative": (S_LIT, "Креативное мышление"),
+#: domain -> Russian label of the tasks' skill
+DOMAINS: dict[str, str] = {
+    "reading": "Читательская грамотность", "math": "Математическая грамотность",
+    "science": "Естественнонаучная грамотность", "financial": "Финансовая грамотность",
+    "global": "Глобальные компетенции", "creative": "Креативное мышление",
 }
 B = np.array([-0.6, 0.0, 0.6])  # task difficulties inside every domain
 MAX = np.array([1, 1, 2])  # task max scores inside every domain
 TASK_SKILLS = ("находить и извлекать информацию", "интерпретировать и обобщать", "оценивать и применять")
-#: level from the percent of the maximum primary score: [0, 20) low, [20, 40) reduced, [40, 60) basic,
-#: [60, 80) advanced, [80, 100] high
-LEVEL_CUTS = (20.0, 40.0, 60.0, 80.0)
 LEVELS = ("low", "reduced", "basic", "advanced", "high")
 PLANT_SCHOOL, PLANT_GRADE, PLANT_DOMAIN = 1, 7, "reading"  # S02, grade 7, reading literacy
 
@@ -94,8 +90,9 @@ class Literacy:
             return
         day = rng.normal(0, SD_DAY, len(rows))
         scores, lost = [], None
-        for d, (subj, _) in DOMAINS.items():
-            ability = W_SUBJECT * theta[rows, subj] + W_OWN * rng.normal(0, 1, len(rows)) + day
+        general = theta[rows].mean(1)
+        for d in DOMAINS:
+            ability = W_GENERAL * general + W_OWN * rng.normal(0, 1, len(rows)) + day
             u = rng.random((len(rows), len(B), int(MAX.max())))
             base = _scores(ability, u)
             if self.plant and y == self.last_year and d == self.plant[2]:
@@ -143,7 +140,7 @@ class Literacy:
         specs = []
         for y in self.years:
             for g in grades:
-                for j, (d, (_, label)) in enumerate(DOMAINS.items()):
+                for j, (d, label) in enumerate(DOMAINS.items()):
                     for k in range(len(B)):
                         specs.append((KIND, SUBJECT, g, y, str(3 * j + k + 1), float(MAX[k]),
                                       f"{label}: {TASK_SKILLS[k]}", round(float(reg[k]), 1), None, d))
