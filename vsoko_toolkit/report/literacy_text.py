@@ -45,13 +45,14 @@ def finding_text(r, domain: str, who: str, n_units: int, src: str, classes: list
         cls = " Отставание сосредоточено в классах: " + ", ".join(
             f"{ph.class_label(c['class_id'])} ({ph.pct(c['pct'])}, разница с остальными направлениями "
             f"{ph.pp(c['rel_gap'])})" for c in classes) + "."
+    p_txt = "p\u00a0<\u00a00,0001" if r.p_value < 1e-4 else f"p\u00a0=\u00a0{ph.num(r.p_value, 4)}"
     tch = f" Учителя, к которым относится вывод: {', '.join(teachers)}." if teachers else ""
     evidence = (f"{who[0].upper()}{who[1:]} ({pupils}) задания направления «{dom}» выполнены на {ph.pct(r.pct)} при "
                 f"{ph.pct(r.bench)} {SOURCE_RU.get(src, src)} (разница {ph.pp(r.gap)}, 95\u00a0% ДИ "
                 f"{ph.pp(r.ci_low)} … {ph.pp(r.ci_high)}). По остальным направлениям той же работы у этих же учеников "
                 f"разница со сравнением {ph.pp(r.rest_gap)}: по направлению «{dom}» результат ниже их собственного "
                 f"общего уровня на {ph.pp(-r.rel_gap).lstrip('+')} (односторонний t-тест, "
-                f"{'p\u00a0<\u00a00,0001' if r.p_value < 1e-4 else 'p\u00a0=\u00a0' + ph.num(r.p_value, 4)}; "
+                f"{p_txt}; "
                 f"{ph.q_text(r.q_value, n_units)} сочетаний «параллель — направление»).{cls}{tch}")
     rec = (f"Включить задания на {dom[0].lower()}{dom[1:]} в уроки предметов этого направления и во внеурочную "
            f"деятельность {who}; повторить диагностику по направлению «{dom}» в конце следующего полугодия.")
