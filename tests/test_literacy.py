@@ -12,10 +12,10 @@ import pytest
 from chapters_inprocess import run_inprocess
 from simnull import sim_count
 
-from vsoko_toolkit.analysis.literacy import literacy_analysis
 from vsoko_toolkit import validate_folder
+from vsoko_toolkit.analysis.literacy import literacy_analysis
 from vsoko_toolkit.synth import generate_municipality, make_dirty
-from vsoko_toolkit.synth.literacy import B, DOMAINS, MAX, level_of, region_pct
+from vsoko_toolkit.synth.literacy import DOMAINS, MAX, B, level_of, region_pct
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data_samples" / "municipality"
 YEAR = 2025

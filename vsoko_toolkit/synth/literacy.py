@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .assessments import weekday
 from ..contract.spec import LITERACY_LEVEL_CUTS as LEVEL_CUTS
+from .assessments import weekday
 from .params import cal_date
 
 STREAM = 18  # default_rng([seed, STREAM])
