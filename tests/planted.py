@@ -23,6 +23,9 @@ def planted_findings(truth: dict, school_id: str, year: int) -> list[tuple[str, 
     peak = truth.get("threshold_peak") or {}
     if peak.get("school_id") == school_id and peak.get("year") == year:
         out.append(("threshold_peak", "*", peak["subject"]))
+    for d in truth.get("literacy_deficits", []):
+        if d["school_id"] == school_id and d["year"] == year:
+            out.append(("literacy_deficit", str(d["grade"]), None))
     return out
 
 
@@ -34,7 +37,8 @@ def matches(finding: dict, key: tuple[str, str, str]) -> bool:
     if target == "*" or finding["target_id"] == target:
         return True
     # a class's deficit shared by its parallel may be reported once for the grade
-    return kind == "task_deficit" and finding.get("target_type") == "grade"
+    return kind == "task_deficit" and finding.get("target_type") == "grade" or \
+        kind == "literacy_deficit" and finding["target_id"] in finding.get("class_ids", [])  # one class of the grade
 
 
 def found(findings: list[dict], keys) -> set[tuple[str, str, str]]:

@@ -146,6 +146,14 @@ ANALYSES: tuple[Analysis, ...] = (
               Opt(N("assessment_specs", "russia_pct"), "сравнение с решаемостью по России не показывается",
                   unless=(N("assessment_specs", "region_pct"),))),
              "analysis.tasks"),
+    Analysis("literacy", "Метапредметные результаты и функциональная грамотность", "04a_literacy",
+             (_ASSESS, N("assessment_items"), N("assessment_specs", "literacy_domain")),
+             (Opt(N("assessments", "level"), "уровень (низкий … высокий) выводится из процента максимального "
+                  "первичного балла работы: < 20 % — низкий, 20–40 % — пониженный, 40–60 % — базовый, "
+                  "60–80 % — повышенный, ≥ 80 % — высокий"),
+              Opt(N("assessment_specs", "region_pct"), "решаемость направлений сравнивается с другими школами "
+                  "муниципалитета")),
+             "analysis.literacy"),
     Analysis("score_anomalies", "Аномалии баллов: пики у границы «3», резкие скачки", "04_external",
              (_ASSESS,),
              (Opt(N("scales"), "граница «3» восстанавливается по самим результатам муниципалитета "

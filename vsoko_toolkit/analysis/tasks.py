@@ -189,9 +189,11 @@ def _item_source(con) -> str:
 def _load(con, school_id: str, year: int) -> tuple[pd.DataFrame, str]:
     spec_cols = select_optional(con, "assessment_specs", ("skill", "region_pct", "russia_pct"))
     src = _item_source(con)
+    # tasks tagged by a functional-literacy domain are analysed by analysis.literacy (chapter 04a)
+    lit = "WHERE literacy_domain IS NULL" if has_column(con, "assessment_specs", "literacy_domain") else ""
     items = con.execute(
         f"""WITH i AS ({src}), s AS (SELECT kind, subject, grade, year, task, max_score, {spec_cols}
-                                      FROM assessment_specs)
+                                      FROM assessment_specs {lit})
             SELECT i.class_id, i.kind, i.subject, i.grade, CAST(i.task AS VARCHAR) AS task, i.student_id, i.score, s.max_score,
                    coalesce(nullif(trim(CAST(s.skill AS VARCHAR)), ''), 'задание ' || i.task) AS skill,
                    CAST(s.region_pct AS DOUBLE) / 100 AS region_pct, CAST(s.russia_pct AS DOUBLE) / 100 AS russia_pct

@@ -9,7 +9,7 @@ cannot drift from the code.
 from __future__ import annotations
 
 from .rules import RULES
-from .spec import HEADER_LABELS, NON_NUMERIC_MARKS, TABLES, VOCABULARIES
+from .spec import HEADER_LABELS, LITERACY_LEVEL_CUTS, NON_NUMERIC_MARKS, TABLES, VOCABULARIES
 
 TYPE_RU = {"str": "текст", "int": "целое", "float": "число (точка или запятая)", "bool": "да/нет",
            "date": "дата (ГГГГ-ММ-ДД или ДД.ММ.ГГГГ)", "code": "код", "mark": "отметка"}
@@ -35,6 +35,19 @@ CSV — в UTF-8 (с BOM или без) или Windows-1251, разделите�
 | правило | что означает |
 |---|---|
 """
+
+
+#: Notes printed under a table (issue 18: the functional-literacy columns and the level fall-back).
+TABLE_NOTES = {
+    "assessments": ("`level` — уровень функциональной грамотности ученика по диагностической работе "
+                    "(низкий / пониженный / базовый / повышенный / высокий). Если он не указан, уровень выводится "
+                    "из процента максимального первичного балла работы (сумма max_score её заданий в "
+                    "assessment_specs): меньше {0} % — низкий, {0}–{1} % — пониженный, {1}–{2} % — базовый, "
+                    "{2}–{3} % — повышенный, {3} % и больше — высокий."),
+    "assessment_specs": ("`literacy_domain` — направление функциональной грамотности задания диагностической "
+                         "работы (RDR, NIKO, SCHOOL). Задания с направлением разбираются в главе «Метапредметные "
+                         "результаты и функциональная грамотность», а не в анализе заданий ВПР."),
+}
 
 
 def render() -> str:
@@ -64,6 +77,8 @@ def render() -> str:
         if t.name in HEADER_LABELS:
             out.append("\nВместо английских имён столбцов можно использовать русские заголовки: "
                        + ", ".join(f"«{v}» ({k})" for k, v in HEADER_LABELS[t.name].items()) + ".")
+        if t.name in TABLE_NOTES:
+            out.append("\n" + TABLE_NOTES[t.name].format(*(f"{x:g}" for x in LITERACY_LEVEL_CUTS)))
         out.append("")
     return "\n".join(out) + "\n"
 

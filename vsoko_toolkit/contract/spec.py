@@ -87,7 +87,27 @@ VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
         "gold": ("gold", "золото", "золотая", "медаль 1 степени", "1 степени"),
         "silver": ("silver", "серебро", "серебряная", "медаль 2 степени", "2 степени"),
     },
+    # issue 18 (meta-subject results): functional-literacy domain of a diagnostic task, level of a work
+    "literacy_domain": {
+        "reading": ("reading", "читательская", "читательская грамотность", "чг"),
+        "math": ("math", "математическая", "математическая грамотность", "мг"),
+        "science": ("science", "естественнонаучная", "естественнонаучная грамотность", "енг"),
+        "financial": ("financial", "финансовая", "финансовая грамотность", "фг"),
+        "global": ("global", "глобальные компетенции", "глобальная компетентность", "гк"),
+        "creative": ("creative", "креативное мышление", "креативное", "км"),
+    },
+    "literacy_level": {
+        "low": ("low", "низкий", "низкий уровень"),
+        "reduced": ("reduced", "пониженный", "пониженный уровень"),
+        "basic": ("basic", "базовый", "базовый уровень"),
+        "advanced": ("advanced", "повышенный", "повышенный уровень"),
+        "high": ("high", "высокий", "высокий уровень"),
+    },
 }
+
+#: Level of a literacy work when ``assessments.level`` is empty, from the percent of the work's maximum
+#: primary score: [0, 20) low, [20, 40) reduced, [40, 60) basic, [60, 80) advanced, [80, 100] high.
+LITERACY_LEVEL_CUTS: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0)
 
 BOOL_LABELS: dict[bool, tuple[str, ...]] = {
     True: ("1", "true", "t", "да", "д", "yes", "y", "истина", "+"),
@@ -193,12 +213,14 @@ TABLES: dict[str, Table] = {
                               C("kind", "code", vocab="kind"), C("subject"), C("date", "date"),
                               C("primary_score", "float", low=0, high=1000), _opt("mark", "int", low=1, high=5),
                               _opt("test_score", "float", low=0, high=100), _opt("variant"),
-                              _opt("journal_mark", "int", low=1, high=5)),
+                              _opt("journal_mark", "int", low=1, high=5),
+                              _opt("level", "code", vocab="literacy_level")),
               key=("student_id", "kind", "subject", "date"), mark_class=True, dates_in_year=("date",),
               slice_by="class"),
         Table("assessment_specs", (*_WORK, C("task"), C("max_score", "float", low=0.01, high=1000), C("skill"),
                                    _opt("region_pct", "float", low=0, high=100),
-                                   _opt("russia_pct", "float", low=0, high=100)),
+                                   _opt("russia_pct", "float", low=0, high=100),
+                                   _opt("literacy_domain", "code", vocab="literacy_domain")),
               key=("kind", "subject", "grade", "year", "task")),
         Table("assessment_items", (C("student_id", ref="students.student_id"), C("kind", "code", vocab="kind"),
                                    C("subject"), C("year", "int", **YEAR), C("task"),

@@ -32,7 +32,11 @@ RU_LABELS: dict[str, dict[str, str]] = {
               "final": "заключительный"},
     "status": {"participant": "участник", "prize": "призёр", "winner": "победитель"},
     "respondent_type": {"student": "ученик", "parent": "родитель", "teacher": "учитель"},
-    "level": {"municipality": "муниципалитет", "region": "регион", "russia": "Россия"},
+    "level": {"municipality": "муниципалитет", "region": "регион", "russia": "Россия",
+              # assessments.level (functional-literacy works)
+              "low": "низкий", "reduced": "пониженный", "basic": "базовый", "advanced": "повышенный", "high": "высокий"},
+    "literacy_domain": {"reading": "читательская", "math": "математическая", "science": "естественнонаучная",
+                        "financial": "финансовая", "global": "глобальные компетенции", "creative": "креативное мышление"},
     "target_type": {"school": "школа", "grade": "параллель", "class": "класс", "teacher": "учитель",
                     "subject": "предмет", "students": "обучающиеся"},
 }
@@ -127,6 +131,27 @@ def _plant(rng: np.random.Generator, t: dict[str, pd.DataFrame]) -> None:
     row["student_id"] = "9" * len(row["student_id"])
     row["_bad"] = "student_id|foreign_key"
     t["olympiads"] = _insert_after(ol, k, row)
+    _plant_literacy(t)
+
+
+def _plant_literacy(t: dict[str, pd.DataFrame]) -> None:
+    """Bad rows of the optional literacy columns (own stream: the other bad rows and headers stay as they were)."""
+    rng = np.random.default_rng(18)
+    a, sp = t["assessments"], t["assessment_specs"]
+    if "level" in a.columns and (a["level"] != "").any():
+        i = int(rng.choice(np.flatnonzero((a["level"] != "").to_numpy())))
+        row = a.iloc[i].to_dict()  # the same student's work a day later (a new key), with an unknown level
+        row["date"] = str(np.datetime64(row["date"]) + 1)
+        row["level"] = "средний"
+        row["_bad"] = "level|vocabulary"
+        t["assessments"] = _insert_after(a, i, row)
+    if "literacy_domain" in sp.columns and (sp["literacy_domain"] != "").any():
+        i = int(rng.choice(np.flatnonzero((sp["literacy_domain"] != "").to_numpy())))
+        row = sp.iloc[i].to_dict()  # a new task of the same work, tagged with a domain outside the list
+        row["task"] = "99"
+        row["literacy_domain"] = "музыкальная"
+        row["_bad"] = "literacy_domain|vocabulary"
+        t["assessment_specs"] = _insert_after(sp, i, row)
 
 
 def _export_look(df: pd.DataFrame) -> pd.DataFrame:

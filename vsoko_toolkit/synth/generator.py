@@ -16,6 +16,8 @@ from .ability import advance
 from .assessments import Sittings, sit_year
 from .context import SCALES, indicators, olympiads, surveys
 from .decisions import build_register
+from .literacy import Literacy
+from .literacy import append as append_literacy
 from .marks import attendance, journal
 from .marks import current_marks as running_marks
 from .params import P_Q1, S_MATH, SUBJECTS, ModelParams, Plants, cal_date
@@ -80,6 +82,7 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     planted_offsets: dict[tuple[int, int], float] = {}
     notes: dict = {"population": [], "bias": {}, "decision": {}, "assess": {}}
     prev = theta_mean = fail_count = None
+    lit = Literacy(seed, plants.size("literacy_deficit"), P.region_shift, n_schools, last_year)  # own stream
     for yi, y in enumerate(years):
         n_before = pool.n
         if yi == 0:
@@ -147,6 +150,7 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
         peak = plan.peak[0] if plan.peak and plan.peak[1] == y else None
         sit_year(rng, P, sit, roster, theta, jr.q3, special, schools.ids, y, deficits, peak,
                  plants.size("task_deficit"), plants.size("threshold_peak"), notes["assess"])
+        lit.year(roster, theta, y)
         acc.olympiads(roster, olympiads(rng, roster, theta, culture, y), y)
         rows_y = staff.rows[first_row:]
         working = {}
@@ -169,6 +173,8 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     tables["municipal_decisions"] = pd.DataFrame(columns=TABLES["municipal_decisions"].names)
     truth = build_truth(plants, P, plan, schools, staff, tables, ids, notes, dec_truth, climate, years,
                         seed, current_marks)
+    append_literacy(tables, lit, ids, np.asarray(reg.grade))  # after the register: it reads assessments
+    truth["literacy_deficits"] = lit.truth_entries(ids)
     write_tables(Path(out_dir), tables, truth)
     return truth
 

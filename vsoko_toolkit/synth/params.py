@@ -150,6 +150,9 @@ class Plants:
     risk_model, risk_model_size
         Failing a year mark depends on prior marks, absence and ОВЗ; the size
         multiplies all slopes (0 = failing is random with the base rate).
+    literacy_deficit, literacy_deficit_size
+        Functional-literacy diagnostic (RDR): in the last year, S02's 7th graders lose ``size``
+        latent sd in reading literacy (:mod:`.literacy`).
     """
 
     teacher_effects: bool = True
@@ -173,6 +176,9 @@ class Plants:
     resilient_school_size: float = 0.80
     risk_model: bool = True
     risk_model_size: float = 1.0
+    # issue 18: a functional-literacy domain deficit in one grade of one school (latent sd, last year)
+    literacy_deficit: bool = True
+    literacy_deficit_size: float = 0.90
 
     def __post_init__(self) -> None:
         if self.declining_trend_cause not in ("teacher", "intake"):
