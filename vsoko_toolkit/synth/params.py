@@ -150,6 +150,12 @@ class Plants:
     risk_model, risk_model_size
         Failing a year mark depends on prior marks, absence and ОВЗ; the size
         multiplies all slopes (0 = failing is random with the base rate).
+    upbringing, upbringing_size
+        Schools differ in activity participation and offence rates with their culture (off: no school
+        differences beyond chance).
+    talent_concentration, talent_concentration_size
+        In one school a handful of students take most olympiad prize places: each other student's prize row
+        becomes a participation with probability ``size`` (see synth/upbringing.py).
     """
 
     teacher_effects: bool = True
@@ -173,6 +179,11 @@ class Plants:
     resilient_school_size: float = 0.80
     risk_model: bool = True
     risk_model_size: float = 1.0
+    # issue 18 (synth/upbringing.py): school differences in activities and offences; a talent concentration
+    upbringing: bool = True
+    upbringing_size: float = 1.0
+    talent_concentration: bool = True
+    talent_concentration_size: float = 0.85
 
     def __post_init__(self) -> None:
         if self.declining_trend_cause not in ("teacher", "intake"):
