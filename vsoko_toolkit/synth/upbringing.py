@@ -6,7 +6,7 @@ assembled, so every other table is byte-identical with or without it. It reads t
 
 - ``activities``: per enrolled student and year, one row per kind taken up with probability
   ``expit(base[kind] + 0.35 z + culture_k · culture[school])``, ``z`` the student's standardised mean
-  year mark (the ability proxy: participation is associated with results), ``culture_k`` = 1 when
+  year mark centred within the school (the ability proxy: participation is associated with results), ``culture_k`` = 1 when
   ``Plants.upbringing`` is on (school differences), 0 otherwise;
 - ``offences``: per school, year and kind a Poisson count with rate (per 100 students)
   ``base[kind] · exp(−0.8 culture_k · culture[school])`` (school level rows, no class_id);
@@ -52,7 +52,9 @@ def _student_year(tables: dict) -> pd.DataFrame:
 
 def activities(rng, sy: pd.DataFrame, culture: np.ndarray, school_index: dict, culture_k: float) -> pd.DataFrame:
     cult = culture[sy.school_id.map(school_index).to_numpy()] * culture_k
-    z, grade = sy.z.to_numpy(), sy.grade.to_numpy()
+    # ability within the school: schools differ in participation only through their culture
+    z = (sy.z - sy.groupby("school_id").z.transform("mean")).to_numpy()
+    grade = sy.grade.to_numpy()
     parts = []
     for kind, base in ACTIVITY_BASE.items():
         lin = base + 0.35 * z + cult + np.where(grade <= 6, 0.4, 0.0) * (kind == "club") \
