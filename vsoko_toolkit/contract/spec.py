@@ -263,11 +263,19 @@ TABLES: dict[str, Table] = {
                              C("kind", "code", vocab="activity_kind"), _opt("name"),
                              _opt("level", "code", vocab="activity_level"),
                              _opt("result", "code", vocab="activity_result")),
-              slice_by="student_year"),
+              slice_by="student_year",
+              extra={"note_ru": "Одна строка — одно занятие ученика в учебном году (кружок, секция, волонтёрский "
+                                "отряд, сдача ГТО: result — знак ГТО/итог, level — уровень мероприятия). Глава "
+                                "«Воспитание, личностные результаты и работа с одарёнными» считает доли занятых. "
+                                "Личностные результаты по анкетам — в surveys/survey_items: шкалы, код которых "
+                                "начинается с `personal` (например `personal_citizenship`), анализ климата их "
+                                "не берёт."}),
         Table("offences", (C("school_id", ref="schools.school_id"), C("year", "int", **YEAR),
                            C("kind", "code", vocab="offence_kind"), C("count", "int", low=0, high=100000),
                            _opt("class_id", ref="classes.class_id")),
-              key=("school_id", "year", "kind", "class_id"), slice_by="own"),
+              key=("school_id", "year", "kind", "class_id"), slice_by="own",
+              extra={"note_ru": "Только числа случаев (правонарушения, постановка на учёт в ПДН) по школе или "
+                                "классу — без кодов и имён учеников."}),
         # the municipality's register (МСОКО): decisions addressed to schools, re-diagnosed with schools as units
         Table("municipal_decisions", (C("decision_id"), _opt("municipality"), C("year", "int", **YEAR),
                                       C("date", "date"), C("problem"), C("action"),
