@@ -223,7 +223,8 @@ def _answers(con, year: int) -> pd.DataFrame:
     return con.execute(
         f"""SELECT s.school_id, s.year, s.respondent_type, s.respondent_id, {cls}, s.item_id, s.response,
                    i.scale, i.reverse
-              FROM surveys s JOIN survey_items i USING (item_id) WHERE s.year IN (?, ?)""",
+              FROM surveys s JOIN survey_items i USING (item_id)
+             WHERE s.year IN (?, ?) AND NOT starts_with(i.scale, 'personal')""",  # personal results: upbringing
         [int(year), int(year) - 1]).df()[cols]
 
 

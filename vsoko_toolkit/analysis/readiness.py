@@ -207,6 +207,16 @@ ANALYSES: tuple[Analysis, ...] = (
               Opt(N("students", "special_needs"), "фактор «ОВЗ» не включается в модель риска"),
               Opt(N("students", "full_name"), "в списке для администрации ученики названы кодами, без ФИО")),
              "analysis.risk"),
+    # issue 18: upbringing, personal results and talent work (chapter 07a)
+    Analysis("upbringing", "Воспитание и личностные результаты", "07a_upbringing", (N("enrollments"),),
+             (Opt(N("activities"), "доли занятости (кружки, дополнительное образование, волонтёрство, ГТО, "
+                  "мероприятия) и их связь с отметками не рассчитываются"),
+              Opt(N("offences"), "правонарушения и учёт в ПДН не показываются"),
+              Opt(N("surveys"), "личностные результаты по анкетам (шкалы personal*) не оцениваются")),
+             "analysis.upbringing"),
+    Analysis("talent", "Работа с одарёнными: олимпиады", "07a_upbringing", (N("olympiads"),),
+             (Opt(N("olympiads", "teacher_id"), "учителя, подготовившие призёров и победителей, не показываются"),),
+             "analysis.talent"),
     Analysis("indicators", "Показатели самообследования и индекс качества", "08_indicators",
              (N("enrollments"),),
              (Opt(N("indicators"), "показатели, которые не вычисляются из данных, отмечены как отсутствующие"),

@@ -74,6 +74,8 @@ def render() -> str:
             if c.personal:
                 allowed.append("персональные данные: не попадают в публичную версию")
             out.append(f"| {c.name} | {TYPE_RU[c.type]} | {'да' if c.required else 'нет'} | {'; '.join(allowed)} |")
+        if t.extra.get("note_ru"):
+            out.append("\n" + t.extra["note_ru"])
         if t.name in HEADER_LABELS:
             out.append("\nВместо английских имён столбцов можно использовать русские заголовки: "
                        + ", ".join(f"«{v}» ({k})" for k, v in HEADER_LABELS[t.name].items()) + ".")

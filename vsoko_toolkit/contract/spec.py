@@ -102,6 +102,32 @@ VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
         "basic": ("basic", "базовый", "базовый уровень"),
         "advanced": ("advanced", "повышенный", "повышенный уровень"),
         "high": ("high", "высокий", "высокий уровень"),
+    # issue 18 (upbringing and talent): activities and offences
+    "activity_kind": {
+        "club": ("club", "кружок", "клуб", "секция кружка"),
+        "additional_education": ("additional_education", "дополнительное образование", "допобразование",
+                                 "до", "доп. образование"),
+        "volunteering": ("volunteering", "волонтёрство", "волонтерство", "добровольчество"),
+        "gto": ("gto", "гто", "комплекс гто"),
+        "school_event": ("school_event", "школьное мероприятие", "мероприятие", "школьное событие"),
+        "sport": ("sport", "спорт", "спортивная секция", "соревнования"),
+        "other": ("other", "другое", "иное", "прочее"),
+    },
+    "activity_level": {
+        "school": ("school", "школьный", "школа"),
+        "municipal": ("municipal", "муниципальный", "муниципалитет"),
+        "regional": ("regional", "региональный", "регион"),
+        "federal": ("federal", "федеральный", "всероссийский", "россия"),
+    },
+    "activity_result": {
+        "participant": ("participant", "участник", "участие"),
+        "winner": ("winner", "победитель", "золотой знак"),
+        "prize_winner": ("prize_winner", "призёр", "призер", "серебряный знак", "бронзовый знак"),
+    },
+    "offence_kind": {
+        "offence": ("offence", "правонарушение", "правонарушения"),
+        "pdn_registration": ("pdn_registration", "учёт в пдн", "учет в пдн", "постановка на учёт в пдн",
+                             "постановка на учет в пдн", "пдн"),
     },
 }
 
@@ -234,7 +260,8 @@ TABLES: dict[str, Table] = {
         Table("scales", (*_WORK, C("mark", "int", low=3, high=5), C("min_primary", "float", low=0, high=1000)),
               key=("kind", "subject", "grade", "year", "mark")),
         Table("olympiads", (C("student_id", ref="students.student_id"), C("year", "int", **YEAR), C("subject"),
-                            C("stage", "code", vocab="stage"), C("status", "code", vocab="status")),
+                            C("stage", "code", vocab="stage"), C("status", "code", vocab="status"),
+                            _opt("teacher_id", ref="teachers.teacher_id")),
               key=("student_id", "year", "subject", "stage"), slice_by="student_year"),
         Table("survey_items", (C("item_id"), C("text"), C("scale"), C("reverse", "bool")), key=("item_id",)),
         Table("surveys", (C("school_id", ref="schools.school_id"), C("year", "int", **YEAR),
@@ -251,6 +278,25 @@ TABLES: dict[str, Table] = {
                             C("responsible"), C("metric"), _opt("baseline", "float"),
                             _opt("target_value", "float"), _opt("deadline", "date")),
               key=("decision_id",), slice_by="own"),
+        # issue 18: students' activities (clubs, additional education, volunteering, ГТО, events) and
+        # offence / ПДН registration counts (counts only: no student ids in this sensitive table)
+        Table("activities", (C("student_id", ref="students.student_id"), C("year", "int", **YEAR),
+                             C("kind", "code", vocab="activity_kind"), _opt("name"),
+                             _opt("level", "code", vocab="activity_level"),
+                             _opt("result", "code", vocab="activity_result")),
+              slice_by="student_year",
+              extra={"note_ru": "Одна строка — одно занятие ученика в учебном году (кружок, секция, волонтёрский "
+                                "отряд, сдача ГТО: result — знак ГТО/итог, level — уровень мероприятия). Глава "
+                                "«Воспитание, личностные результаты и работа с одарёнными» считает доли занятых. "
+                                "Личностные результаты по анкетам — в surveys/survey_items: шкалы, код которых "
+                                "начинается с `personal` (например `personal_citizenship`), анализ климата их "
+                                "не берёт."}),
+        Table("offences", (C("school_id", ref="schools.school_id"), C("year", "int", **YEAR),
+                           C("kind", "code", vocab="offence_kind"), C("count", "int", low=0, high=100000),
+                           _opt("class_id", ref="classes.class_id")),
+              key=("school_id", "year", "kind", "class_id"), slice_by="own",
+              extra={"note_ru": "Только числа случаев (правонарушения, постановка на учёт в ПДН) по школе или "
+                                "классу — без кодов и имён учеников."}),
         # the municipality's register (МСОКО): decisions addressed to schools, re-diagnosed with schools as units
         Table("municipal_decisions", (C("decision_id"), _opt("municipality"), C("year", "int", **YEAR),
                                       C("date", "date"), C("problem"), C("action"),

@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Literal
 
 Area = Literal["results", "trends", "objectivity", "assessments", "factors", "decisions", "risk", "conditions",
-               "climate", "indicators", "metasubject"]
+               "climate", "indicators", "metasubject", "upbringing", "talent"]
 Verdict = Literal["supported", "not_supported", "inconclusive"]
 
 

@@ -154,6 +154,25 @@ def _plant_literacy(t: dict[str, pd.DataFrame]) -> None:
         t["assessment_specs"] = _insert_after(sp, i, row)
 
 
+def _plant_upbringing(rng: np.random.Generator, t: dict[str, pd.DataFrame]) -> None:
+    """Bad rows of the issue-18 tables (when present): an unknown activity kind, a negative offence count,
+    an olympiad row prepared by an unknown teacher."""
+    if "activities" in t and len(t["activities"]):
+        i = int(rng.integers(len(t["activities"])))
+        t["activities"].at[i, "kind"] = "танцы"
+        _mark(t["activities"], i, "kind", "vocabulary")
+    if "offences" in t and len(t["offences"]):
+        i = int(rng.integers(len(t["offences"])))
+        t["offences"].at[i, "count"] = "-1"
+        _mark(t["offences"], i, "count", "range")
+    ol = t["olympiads"]
+    if "teacher_id" in ol.columns:
+        ok = np.flatnonzero((ol["_bad"].isna() & (ol["teacher_id"] != "")).to_numpy())
+        i = int(rng.choice(ok))
+        ol.at[i, "teacher_id"] = "T9999"
+        _mark(ol, i, "teacher_id", "foreign_key")
+
+
 def _export_look(df: pd.DataFrame) -> pd.DataFrame:
     """Re-encode canonical text as a Russian export writes it."""
     out = df.copy()
@@ -203,6 +222,7 @@ def make_dirty(clean_dir, dirty_dir, seed: int = 1) -> pd.DataFrame:
     for df in t.values():
         df["_bad"] = None
     _plant(rng, t)
+    _plant_upbringing(np.random.default_rng([seed, 181]), t)  # own stream: the rows above stay the same
     bad = []
     for n in names:
         df = _export_look(t[n])

@@ -26,6 +26,7 @@ from .population import ClassRegistry, StudentPool, initial_roster, make_schools
 from .staff import Staffing
 from .tables import Accumulator, assemble
 from .truth import build_truth
+from .upbringing import add_upbringing
 from .writer import write_tables
 
 
@@ -171,10 +172,12 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     # the municipal register (optional table) is written empty: no municipal decision is planted yet, and the
     # municipal book says the register is missing instead of evaluating one (tests plant their own)
     tables["municipal_decisions"] = pd.DataFrame(columns=TABLES["municipal_decisions"].names)
+    upbringing = add_upbringing(tables, plants, seed, culture)  # own stream: other tables unchanged
     truth = build_truth(plants, P, plan, schools, staff, tables, ids, notes, dec_truth, climate, years,
                         seed, current_marks)
     append_literacy(tables, lit, ids, np.asarray(reg.grade))  # after the register: it reads assessments
     truth["literacy_deficits"] = lit.truth_entries(ids)
+    truth["upbringing"] = upbringing
     write_tables(Path(out_dir), tables, truth)
     return truth
 

@@ -153,6 +153,12 @@ class Plants:
     literacy_deficit, literacy_deficit_size
         Functional-literacy diagnostic (RDR): in the last year, S02's 7th graders lose ``size``
         latent sd in reading literacy (:mod:`.literacy`).
+    upbringing, upbringing_size
+        Schools differ in activity participation and offence rates with their culture (off: no school
+        differences beyond chance).
+    talent_concentration, talent_concentration_size
+        In one school a handful of students take most olympiad prize places: each other student's prize row
+        becomes a participation with probability ``size`` (see synth/upbringing.py).
     """
 
     teacher_effects: bool = True
@@ -179,6 +185,11 @@ class Plants:
     # issue 18: a functional-literacy domain deficit in one grade of one school (latent sd, last year)
     literacy_deficit: bool = True
     literacy_deficit_size: float = 0.90
+    # issue 18 (synth/upbringing.py): school differences in activities and offences; a talent concentration
+    upbringing: bool = True
+    upbringing_size: float = 1.0
+    talent_concentration: bool = True
+    talent_concentration_size: float = 0.85
 
     def __post_init__(self) -> None:
         if self.declining_trend_cause not in ("teacher", "intake"):
