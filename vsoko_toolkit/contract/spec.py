@@ -102,6 +102,7 @@ VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
         "basic": ("basic", "базовый", "базовый уровень"),
         "advanced": ("advanced", "повышенный", "повышенный уровень"),
         "high": ("high", "высокий", "высокий уровень"),
+    },
     # issue 18 (upbringing and talent): activities and offences
     "activity_kind": {
         "club": ("club", "кружок", "клуб", "секция кружка"),
