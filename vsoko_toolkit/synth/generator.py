@@ -16,6 +16,7 @@ from .ability import advance
 from .assessments import Sittings, sit_year
 from .context import SCALES, indicators, olympiads, surveys
 from .decisions import build_register
+from .destinations import generate_destinations
 from .marks import attendance, journal
 from .marks import current_marks as running_marks
 from .params import P_Q1, S_MATH, SUBJECTS, ModelParams, Plants, cal_date
@@ -167,8 +168,11 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     # the municipal register (optional table) is written empty: no municipal decision is planted yet, and the
     # municipal book says the register is missing instead of evaluating one (tests plant their own)
     tables["municipal_decisions"] = pd.DataFrame(columns=TABLES["municipal_decisions"].names)
+    # graduates' destinations: drawn from the tables above on their own stream (everything else unchanged)
+    tables["destinations"], outflow = generate_destinations(seed, tables, years, plants.size("graduate_outflow"))
     truth = build_truth(plants, P, plan, schools, staff, tables, ids, notes, dec_truth, climate, years,
                         seed, current_marks)
+    truth["graduate_outflow"] = outflow
     write_tables(Path(out_dir), tables, truth)
     return truth
 

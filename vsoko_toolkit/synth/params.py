@@ -150,6 +150,9 @@ class Plants:
     risk_model, risk_model_size
         Failing a year mark depends on prior marks, absence and ОВЗ; the size
         multiplies all slopes (0 = failing is random with the base rate).
+    graduate_outflow, graduate_outflow_size
+        In one school (no technological 10th grade), leavers after grade 9 go to a college with
+        probability 0.9, of a technical profile with probability ``size`` (synth/destinations.py).
     """
 
     teacher_effects: bool = True
@@ -173,6 +176,8 @@ class Plants:
     resilient_school_size: float = 0.80
     risk_model: bool = True
     risk_model_size: float = 1.0
+    graduate_outflow: bool = True
+    graduate_outflow_size: float = 0.80
 
     def __post_init__(self) -> None:
         if self.declining_trend_cause not in ("teacher", "intake"):

@@ -36,6 +36,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
                               "share_4", "share_5", "mean_score"),
     "scales": ("kind", "subject", "grade", "year", "mark", "min_primary"),
     "olympiads": ("student_id", "year", "subject", "stage", "status"),
+    "destinations": ("student_id", "year", "grade", "destination", "profile", "institution"),
     "surveys": ("school_id", "year", "respondent_type", "respondent_id", "class_id", "item_id", "response"),
     "survey_items": ("item_id", "text", "scale", "reverse"),
     "indicators": ("school_id", "year", "indicator_id", "value"),
