@@ -95,7 +95,7 @@ class DestinationsResult(AnalysisResult):
     headline: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     outflow: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
     match: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
-    offered: tuple[str, ...] = ()
+    offered: tuple[str, ...] | None = ()
     offered_labels: tuple[str, ...] = ()
     window: tuple[int, ...] = ()
     school_id: str = ""
@@ -208,9 +208,11 @@ def _one_sided(cmp: pd.DataFrame, greater: bool) -> np.ndarray:
     return np.where(np.isnan(p), np.nan, np.where(right, p / 2, 1 - p / 2))
 
 
-def _offered(con, school_id: str, years: list[int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    if not has_table(con, "classes"):
-        return (), ()
+def _offered(con, school_id: str, years: list[int]) -> tuple[tuple[str, ...] | None, tuple[str, ...]]:
+    """Profiles of further study the school's 10th grades offered in ``years`` (None: classes.profile is not
+    kept at all, so it is unknown) and their class labels."""
+    if not has_table(con, "classes") or not con.execute("SELECT count(profile) FROM classes").fetchone()[0]:
+        return None, ()
     marks = ", ".join(str(int(y)) for y in years)
     labels = [r[0] for r in con.execute(
         f"SELECT DISTINCT coalesce(profile, '') FROM classes WHERE school_id = ? AND grade = 10 AND year IN ({marks}) "
@@ -221,7 +223,7 @@ def _offered(con, school_id: str, years: list[int]) -> tuple[tuple[str, ...], tu
     return tuple(dirs), tuple(lab or "без профиля" for lab in labels)
 
 
-def _outflow(w: pd.DataFrame, school_id: str, offered: tuple[str, ...]) -> pd.DataFrame:
+def _outflow(w: pd.DataFrame, school_id: str, offered: tuple[str, ...] | None) -> pd.DataFrame:
     g9 = w[w["grade"] == 9]
     own, oth = g9[g9["school_id"] == school_id], g9[g9["school_id"] != school_id]
     left = g9[g9["destination"].isin(LEFT_AFTER_9) & g9["profile"].notna() & (g9["profile"] != "other")]
@@ -241,7 +243,7 @@ def _outflow(w: pd.DataFrame, school_id: str, offered: tuple[str, ...]) -> pd.Da
     return t.assign(share=cmp["p1"].to_numpy(), ci_low=lo, ci_high=hi, muni_share=cmp["p2"].to_numpy(),
                     muni_ci_low=mlo, muni_ci_high=mhi, diff=cmp["diff"].to_numpy(),
                     diff_low=cmp["diff_lower"].to_numpy(), diff_high=cmp["diff_upper"].to_numpy(), p_value=p,
-                    q_value=bh_qvalues(p), offered=[x in offered for x in profiles])
+                    q_value=bh_qvalues(p), offered=[None if offered is None else x in offered for x in profiles])
 
 
 def _match(w: pd.DataFrame, electives: dict, school_id: str) -> pd.DataFrame:
@@ -322,23 +324,25 @@ def _outflow_findings(t: pd.DataFrame, school_id: str, year: int, win, offered_l
     for r in t.itertuples(index=False):
         if not (r.q_value < alpha and r.diff_low > 0 and r.diff >= MIN_DIFF and r.n >= MIN_K):
             continue
-        offered_ru = ", ".join(offered_labels) or "нет данных о 10 классах"
+        known = r.offered is not None
+        offered_ru = ", ".join(offered_labels) or "нет данных о профилях 10 классов"
         rec = Recommendation(
-            text=wording.outflow_recommendation(r.profile, bool(r.offered), year), addressee_type="school",
+            text=wording.outflow_recommendation(r.profile, bool(r.offered) or not known, year), addressee_type="school",
             addressee_id=school_id, responsible="заместитель директора по учебно-воспитательной работе",
             deadline=f"{year + 1}-08-31", control_metric=f"outflow_share_9_{r.profile}", baseline=round(float(r.share), 3),
             target=round(float(r.muni_share), 3))
         out.append(Finding(
             area="self_determination", kind="graduate_outflow", polarity="problem",
-            severity="high" if not r.offered else "medium", school_id=school_id, year=year, target_type="grade",
+            severity="high" if known and not r.offered else "medium", school_id=school_id, year=year, target_type="grade",
             target_id="9", subject=None, metric="outflow_share", estimate=float(r.share), ci_low=float(r.ci_low),
             ci_high=float(r.ci_high), p_value=float(r.p_value), q_value=float(r.q_value), n=int(r.n_grade),
-            title=wording.outflow_title(r.profile, bool(r.offered)),
+            title=wording.outflow_title(r.profile, bool(r.offered) or not known),
             evidence=wording.outflow_evidence(r.profile, r.n, r.n_grade, r.share, r.ci_low, r.ci_high, r.muni_n,
                                               r.muni_n_grade, r.muni_share, r.muni_ci_low, r.muni_ci_high, r.diff,
                                               r.diff_low, r.diff_high, r.q_value, m, win, offered_ru),
             recommendation=rec,
-            extra={"profile": r.profile, "profile_offered": bool(r.offered), "offered_profiles": list(offered_labels),
+            extra={"profile": r.profile, "profile_offered": bool(r.offered) if known else None,
+                   "offered_profiles": list(offered_labels),
                    "comparison": "municipality", "comparison_estimate": float(r.muni_share), "n_students": int(r.n),
                    "years": [int(y) for y in win]}))
     return out
