@@ -17,7 +17,8 @@ Public entry point :func:`destinations` ``(con, school_id, year, window=3) -> De
 - **Profile and elective exams after grade 11** (``profile_mismatch``): among graduates going on to a university
   or college with a stated profile who sat at least one elective ЕГЭ, the share whose profile matches one of
   their elective subjects (the stated mapping ``PROFILE_SUBJECTS``), against the other schools; one-sided (lower);
-  BH over the tested grades. Shown for grade 9 (ОГЭ) as well, but only grade 11 is tested: after grade 9 the
+  BH over the tested grades; a finding when q < ``alpha``, the difference's interval is below 0, the school is at
+  least ``MIN_DIFF`` lower and at least 5 graduates' profiles do not match. Shown for grade 9 (ОГЭ) as well, but only grade 11 is tested: after grade 9 the
   ОГЭ subjects are mostly chosen for the certificate, not for the college.
 """
 
@@ -354,7 +355,7 @@ def _match_findings(t: pd.DataFrame, school_id: str, year: int, win, alpha) -> l
         return out
     m = int(t["tested"].sum())
     for r in t[t["tested"]].itertuples(index=False):
-        if not (r.q_value < alpha and r.diff_high < 0 and r.n - r.n_match >= MIN_K):
+        if not (r.q_value < alpha and r.diff_high < 0 and r.diff <= -MIN_DIFF and r.n - r.n_match >= MIN_K):
             continue
         rec = Recommendation(
             text=wording.mismatch_recommendation(int(r.grade), year), addressee_type="grade",
