@@ -93,7 +93,8 @@ def trend_table(res, public: bool = False) -> pd.DataFrame:
         for r in x.itertuples(index=False):
             row[t.academic_year(r.year)] = ("< 5" if public and r.n < 5 else f"{t.pct(r.share)} ({int(r.n)})")
         rows.append(row)
-    out = pd.DataFrame(rows).fillna("—")
+    years = [t.academic_year(y) for y in sorted(tr["year"].unique())]
+    out = pd.DataFrame(rows).reindex(columns=["класс", "куда", *years]).fillna("—")
     out.attrs["labels"] = list(out.columns)
     return out
 
@@ -130,7 +131,7 @@ def outflow_table(res) -> pd.DataFrame:
         "другие школы": [t.pct(p) for p in o["muni_share"]],
         "разница, п. п. (95 % ДИ)": [_pp(d, lo, hi) for d, lo, hi in zip(o["diff"], o["diff_low"], o["diff_high"],
                                                                             strict=True)],
-        "q": [t.num(q, 3) for q in o["q_value"]],
+        "q": [_q(q) for q in o["q_value"]],
     })
     out.attrs["labels"] = ["профиль", "есть в 10 классе школы"]
     return out
@@ -152,7 +153,7 @@ def match_table(res, public: bool = False) -> pd.DataFrame:
         "другие школы": [t.pct(p) for p in m["muni_share"]],
         "разница, п. п. (95 % ДИ)": [_pp(d, lo, hi) for d, lo, hi in zip(m["diff"], m["diff_low"], m["diff_high"],
                                                                             strict=True)],
-        "проверка": ["q = " + t.num(q, 3) if tested else "не проверяется (только описание)"
+        "проверка": [_q(q, "q") if tested else "не проверяется (только описание)"
                      for q, tested in zip(m["q_value"], m["tested"], strict=True)],
     })
     out.attrs["labels"] = ["класс"]
@@ -160,6 +161,13 @@ def match_table(res, public: bool = False) -> pd.DataFrame:
         small = pd.concat([m["n_match"], m["n"] - m["n_match"]], axis=1).min(axis=1)
         out["n"] = out["n"].where(~small.between(1, 4), small).astype(int)
     return out
+
+
+def _q(q, prefix: str = "") -> str:
+    """'0,045' / '< 0,001'; with ``prefix`` 'q': 'q = 0,045' / 'q < 0,001'."""
+    if q < 0.001:
+        return f"{prefix} < 0,001".strip()
+    return f"{prefix} = {t.num(q, 3)}" if prefix else t.num(q, 3)
 
 
 def _pp(d, lo, hi) -> str:
