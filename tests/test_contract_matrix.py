@@ -41,10 +41,10 @@ SCHOOLS = ("S02", "S03")  # S02: the declining trend, the ОГЭ pile-up; S03: m
 #: which analysis (readiness key) finds each planted kind
 FINDS = {"inflated_marks": "objectivity", "deflated_marks": "objectivity", "task_deficit": "task_analysis",
          "low_value_added": "value_added", "high_value_added": "value_added", "declining_trend": "trends",
-         "threshold_peak": "score_anomalies"}
+         "threshold_peak": "score_anomalies", "literacy_deficit": "literacy"}
 OPTIONAL_TABLES = ("current_marks", "attendance", "assessments", "assessment_items", "assessment_specs",
                    "assessment_benchmarks", "scales", "olympiads", "surveys", "survey_items", "indicators",
-                   "decisions")
+                   "decisions", "activities", "offences")
 
 
 @pytest.fixture(scope="module")

@@ -57,3 +57,14 @@ def test_missing_top_level_key_is_caught():
     del d["skipped"]
     with pytest.raises(jsonschema.ValidationError):
         validate_document(d)
+
+
+def test_self_determination_kinds_validate_and_outflows_differ_by_profile():
+    """Issue 18: area ``self_determination`` (kinds ``graduate_outflow``, ``profile_mismatch``); two outflows of one
+    school and year differ by the profile in their id."""
+    kw = dict(area="self_determination", kind="graduate_outflow", target_type="grade", target_id="9", subject=None,
+              metric="outflow_share")
+    tech, med = a_finding(**kw, extra={"profile": "technical"}), a_finding(**kw, extra={"profile": "medical"})
+    assert tech.id != med.id
+    validate_document(doc([tech, med, a_finding(**{**kw, "kind": "profile_mismatch", "target_id": "11"})]))
+    assert tech.to_dict()["profile"] == "technical"

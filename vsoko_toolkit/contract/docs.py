@@ -57,6 +57,8 @@ def render() -> str:
     for t in TABLES.values():
         req = "обязательная" if t.required else "необязательная"
         out.append(f"### {t.name} — {req}\n")
+        if t.extra.get("doc_ru"):
+            out.append(t.extra["doc_ru"] + "\n")
         if t.key:
             out.append(f"Ключ (без повторов): {', '.join(t.key)}.\n")
         out.append("| столбец | тип | обязателен | допустимо |\n|---|---|---|---|")
@@ -67,7 +69,9 @@ def render() -> str:
                                          for k, v in VOCABULARIES[c.vocab].items()))
             if c.type == "mark":
                 allowed.append("1–5 или " + ", ".join(NON_NUMERIC_MARKS))
-            if c.low is not None:
+            if c.name == "grade" and t.extra.get("graduate_grades"):
+                allowed.append(" или ".join(map(str, t.extra["graduate_grades"])))
+            elif c.low is not None:
                 allowed.append(f"от {c.low:g} до {c.high:g}")
             if c.ref:
                 allowed.append(f"ссылка на {c.ref}")

@@ -18,6 +18,7 @@ RULES: dict[str, str] = {
     "mark_class": "класс строки не совпадает с классом ученика в этом году",
     "date_in_year": "дата вне учебного года (1 сентября — 31 августа)",
     "max_score": "балл за задание больше максимального балла из assessment_specs",
+    "graduate_grade": "ученик не учился в этом году в указанном выпускном классе (9 или 11)",
 }
 
 #: Pairs (a, b) meaning "a <= b" within a row.
@@ -42,6 +43,8 @@ def explain(table: Table, column: str, rule: str) -> str:
         return f"{base}: допустимо {', '.join(VOCABULARIES[col.vocab])} (или их русские названия)"
     if rule == "vocabulary" and col.type == "mark":
         return f"{base}: оценка 1–5 или {', '.join(NON_NUMERIC_MARKS)}"
+    if rule == "range" and col.name == "grade" and table.extra.get("graduate_grades"):
+        return f"{base}: допустимо {' или '.join(map(str, table.extra['graduate_grades']))}"
     if rule == "range":
         lo, hi = _bounds(col)
         if (table.name, column) in {(table.name, a) for a, _ in ROW_ORDER.get(table.name, ())}:

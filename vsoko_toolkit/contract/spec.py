@@ -130,6 +130,25 @@ VOCABULARIES: dict[str, dict[str, tuple[str, ...]]] = {
         "pdn_registration": ("pdn_registration", "учёт в пдн", "учет в пдн", "постановка на учёт в пдн",
                              "постановка на учет в пдн", "пдн"),
     },
+    # graduates' destinations (optional table destinations)
+    "destination": {
+        "own_10": ("own_10", "10 класс своей школы", "10 класс этой школы", "свой 10 класс", "10 класс (своя школа)"),
+        "other_10": ("other_10", "10 класс другой школы", "другая школа", "10 класс (другая школа)"),
+        "spo": ("spo", "спо", "колледж", "техникум", "среднее профессиональное образование"),
+        "university": ("university", "вуз", "университет", "высшее образование"),
+        "work": ("work", "работа", "трудоустройство", "трудоустроен"),
+        "other": ("other", "другое", "иное", "прочее"),
+    },
+    "direction": {
+        "technical": ("technical", "технический", "техническое", "инженерный", "инженерно-технический"),
+        "science": ("science", "естественнонаучный", "естественно-научный", "естественнонаучное"),
+        "socio_economic": ("socio_economic", "социально-экономический", "экономический"),
+        "humanities": ("humanities", "гуманитарный", "гуманитарное"),
+        "pedagogical": ("pedagogical", "педагогический", "педагогическое"),
+        "medical": ("medical", "медицинский", "медицинское"),
+        "creative": ("creative", "творческий", "творческое", "искусство"),
+        "other": ("other", "другое", "иное", "прочее"),
+    },
 }
 
 #: Level of a literacy work when ``assessments.level`` is empty, from the percent of the work's maximum
@@ -264,6 +283,16 @@ TABLES: dict[str, Table] = {
                             C("stage", "code", vocab="stage"), C("status", "code", vocab="status"),
                             _opt("teacher_id", ref="teachers.teacher_id")),
               key=("student_id", "year", "subject", "stage"), slice_by="student_year"),
+        # graduates' destinations after grade 9 / 11 (year = school year of graduation; one row per graduate)
+        Table("destinations", (C("student_id", ref="students.student_id"), C("year", "int", **YEAR),
+                               C("grade", "int", low=9, high=11), C("destination", "code", vocab="destination"),
+                               _opt("profile", "code", vocab="direction"), _opt("institution")),
+              key=("student_id", "year"), slice_by="student_year",
+              extra={"graduate_grades": (9, 11), "doc_ru": (
+                  "Куда ушли выпускники 9 и 11 классов: строка на выпускника, year — учебный год выпуска, "
+                  "grade — класс, который ученик окончил в этом году (9 или 11; он должен совпадать с классом "
+                  "ученика в enrollments). profile — направление колледжа или вуза (для own_10/other_10 можно не "
+                  "заполнять), institution — название (в публичную версию не попадает).")}),
         Table("survey_items", (C("item_id"), C("text"), C("scale"), C("reverse", "bool")), key=("item_id",)),
         Table("surveys", (C("school_id", ref="schools.school_id"), C("year", "int", **YEAR),
                           C("respondent_type", "code", vocab="respondent_type"), C("respondent_id"),

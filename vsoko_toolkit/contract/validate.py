@@ -239,6 +239,18 @@ def check_student_year(con, st: Staged) -> None:
                 "AND s.grade = sc.grade AND s.task = t.task")
 
 
+def check_graduates(con, st: Staged) -> None:
+    """Graduate rows (``destinations``): the grade is a graduating one (9 or 11: rule ``range``) and is the
+    student's grade that year (rule ``graduate_grade``; a student not enrolled that year is ``foreign_key``)."""
+    grades = st.table.extra.get("graduate_grades")
+    if not grades or "grade" not in st.present:
+        return
+    allowed = ", ".join(str(int(g)) for g in grades)
+    _reject(con, st, "grade", "range", f"t.grade IS NOT NULL AND t.grade NOT IN ({allowed})")
+    _reject(con, st, "grade", "graduate_grade", "t.grade IS NOT NULL AND sc.grade <> t.grade",
+            f"JOIN {STUDENT_CLASS} sc ON sc.student_id = t.student_id AND sc.year = t.year")
+
+
 def fill_values(con, st: Staged) -> None:
     """Put the row number and the offending raw value beside every rejects entry that has a row id."""
     names = [c.name for c in st.table.columns if c.name in st.present]

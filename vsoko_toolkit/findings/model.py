@@ -17,7 +17,7 @@ from importlib import resources
 from typing import Literal
 
 Area = Literal["results", "trends", "objectivity", "assessments", "factors", "decisions", "risk", "conditions",
-               "climate", "indicators", "metasubject", "upbringing", "talent"]
+               "climate", "indicators", "metasubject", "upbringing", "talent", "self_determination"]
 Verdict = Literal["supported", "not_supported", "inconclusive"]
 
 
@@ -75,8 +75,8 @@ class Finding:
 
     @property
     def id(self) -> str:
-        # two deficits of one class and subject differ by their skill
-        skill = (self.extra or {}).get("skill")
+        # two deficits of one class and subject differ by their skill; two outflows after grade 9 by profile
+        skill = (self.extra or {}).get("skill") or (self.extra or {}).get("profile")
         return finding_id(self.kind, self.school_id, self.year, self.target_type, self.target_id, self.subject,
                           f"{self.metric}|{skill}" if skill else self.metric)
 

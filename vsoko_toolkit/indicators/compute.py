@@ -225,3 +225,125 @@ def teachers_share(ctx: ComputeContext, condition: str) -> Value | None:
     if t.empty:
         return None
     return _share(int(test(t).sum()), len(t), None, f"из {len(t)} учителей с заполненным полем {column}")
+
+
+# ---------------------------------------------------------------- graduates (issue 18): certificates, profiles,
+# destinations
+
+_FAILING_YEAR_MARK = "(mark_value <= 2 OR mark IN ('н/а', 'незач'))"
+
+
+def _has_gia(ctx: ComputeContext, grade: int) -> bool:
+    kinds = "('OGE', 'GVE')" if grade == 9 else "('EGE', 'GVE')"
+    return bool(ctx.con.execute(
+        f"SELECT count(*) FROM assessments WHERE school_id = ? AND year = ? AND grade = ? AND kind IN {kinds}",
+        [ctx.school_id, ctx.year, grade]).fetchone()[0])
+
+
+@register("graduates_without_certificate")
+def graduates_without_certificate(ctx: ComputeContext, grade: int) -> Value | None:
+    """Grade-9/11 students at year end who do not get the certificate: a failing year mark (2, н/а, незач — not
+    admitted to ГИА) or a compulsory ГИА subject failed on the results present (9: best ОГЭ/ГВЭ mark in Russian or
+    mathematics 2; 11: Russian below 24 or mathematics below 27 profile and no base mark 3+). Needs ГИА results of
+    the grade that year (else None: the data cannot tell)."""
+    grade = int(grade)
+    n = _students(ctx, grade, grade)
+    if not n or not _has_gia(ctx, grade):
+        return None
+    failing = {r[0] for r in ctx.con.execute(
+        f"""SELECT DISTINCT student_id FROM period_marks WHERE school_id = ? AND year = ? AND grade = ?
+             AND period = 'year' AND {_FAILING_YEAR_MARK}""", [ctx.school_id, ctx.year, grade]).fetchall()}
+    graduates = {r[0] for r in ctx.con.execute(
+        "SELECT DISTINCT student_id FROM enrollments WHERE school_id = ? AND year = ? AND grade = ? "
+        "AND date_out IS NULL", [ctx.school_id, ctx.year, grade]).fetchall()}
+    k = len(graduates & (failing | without_certificate_ids(ctx, grade)))
+    return _share(k, n, n, f"из {n} выпускников {grade} класса (годовая «2»/«н/а» или ГИА по русскому языку "
+                           f"или математике не сдана)")
+
+
+@register("certificates_with_honours")
+def certificates_with_honours(ctx: ComputeContext, grade: int) -> Value | None:
+    """Grade-9/11 students at year end with a certificate with honours: every numeric year mark «5» (at least one,
+    no н/а/незач) and, where ГИА results of the grade exist, the compulsory ГИА passed; grade 11 with
+    ``enrollments.medal`` filled that year: the gold medal («за особые успехи» I степени, awarded with it)."""
+    grade = int(grade)
+    n = _students(ctx, grade, grade)
+    if not n:
+        return None
+    g = ("SELECT DISTINCT student_id FROM enrollments WHERE school_id = ? AND year = ? AND grade = ? "
+         "AND date_out IS NULL")
+    args = [ctx.school_id, ctx.year, grade]
+    if grade == 11 and ctx.con.execute("SELECT count(medal) FROM enrollments WHERE school_id = ? AND year = ? "
+                                       "AND grade = ?", args).fetchone()[0]:
+        k = ctx.con.execute(f"SELECT count(DISTINCT student_id) FROM enrollments WHERE medal = 'gold' AND "
+                            f"student_id IN ({g}) AND school_id = ? AND year = ? AND grade = ?", args + args).fetchone()[0]
+        return _share(int(k), n, n, f"из {n} выпускников 11 класса: медаль «За особые успехи» I степени")
+    marks = ctx.con.execute(
+        """SELECT student_id FROM period_marks WHERE school_id = ? AND year = ? AND grade = ? AND period = 'year'
+             GROUP BY student_id
+            HAVING count(mark_value) > 0 AND min(mark_value) = 5 AND NOT bool_or(mark IN ('н/а', 'незач'))""",
+        args).df()
+    if not ctx.con.execute("SELECT count(*) FROM period_marks WHERE school_id = ? AND year = ? AND grade = ? "
+                           "AND period = 'year'", args).fetchone()[0]:
+        return None
+    ids = set(marks["student_id"])
+    if ids and _has_gia(ctx, grade):
+        w = without_certificate_ids(ctx, grade)
+        ids -= w
+    return _share(len(ids), n, n, f"из {n} выпускников {grade} класса: все годовые отметки «5»")
+
+
+def without_certificate_ids(ctx: ComputeContext, grade: int) -> set[str]:
+    """Students of ``grade`` with a result in Russian or mathematics at ГИА that is not a pass (grade 9: best
+    ОГЭ/ГВЭ mark 2; grade 11: no ЕГЭ result at/above the minimum and no mark 3+ among their results in the
+    subject). A student without a result in the subject is not counted (the data cannot tell why)."""
+    if grade == 9:
+        parts = [f"""SELECT student_id FROM ({_gia9_marks(ctx, s)}) WHERE mark IS NOT NULL
+                     GROUP BY student_id HAVING max(mark) <= 2""" for s in ("Русский язык", "Математика")]
+    else:
+        parts = [f"""SELECT student_id FROM assessments
+                      WHERE school_id = {_lit(ctx.school_id)} AND year = {int(ctx.year)} AND grade = 11
+                        AND kind IN ('EGE', 'GVE') AND {_subject_sql(s)} AND (test_score IS NOT NULL OR mark IS NOT NULL)
+                      GROUP BY student_id
+                     HAVING NOT bool_or(coalesce(test_score >= {float(m)}, false) OR coalesce(mark >= 3, false))"""
+                 for s, m in (("Русский язык", 24), ("Математика", 27))]
+    rows = ctx.con.execute(" UNION ".join(parts)).fetchall()
+    return {r[0] for r in rows}
+
+
+@register("profile_students_share")
+def profile_students_share(ctx: ComputeContext) -> Value | None:
+    """Students at year end in a class with a stated profile other than «универсальный» (``classes.profile``),
+    over all students; None when the school's classes carry no profile that year."""
+    n = _students(ctx)
+    filled = ctx.con.execute("SELECT count(profile) FROM classes WHERE school_id = ? AND year = ?",
+                             [ctx.school_id, ctx.year]).fetchone()[0]
+    if not n or not filled:
+        return None
+    k = ctx.con.execute(
+        """SELECT count(DISTINCT e.student_id) FROM enrollments e JOIN classes c USING (class_id)
+            WHERE c.school_id = ? AND c.year = ? AND e.date_out IS NULL AND c.profile IS NOT NULL
+              AND lower(trim(c.profile)) NOT IN ('', 'универсальный', 'универсальный профиль')""",
+        [ctx.school_id, ctx.year]).fetchone()[0]
+    return _share(int(k), n, n, f"из {n} учеников: классы с профилем, кроме универсального")
+
+
+@register("destination_share")
+def destination_share(ctx: ComputeContext, grade: int, destinations: list[str],
+                      profiles: list[str] | None = None) -> Value | None:
+    """Share of the school's graduates of ``grade`` that year (rows of ``destinations``) whose destination is one
+    of ``destinations`` (and, if given, profile one of ``profiles``); Wilson interval. For a school's or region's
+    own indicator set: the order № 1324 has no row on destinations."""
+    if not has_table(ctx.con, "destinations"):
+        return None
+    args = [ctx.school_id, ctx.year, int(grade)]
+    n = ctx.con.execute("SELECT count(*) FROM destinations WHERE school_id = ? AND year = ? AND grade = ?",
+                        args).fetchone()[0]
+    if not n:
+        return None
+    cond = "destination IN (" + ", ".join(_lit(d) for d in destinations) + ")"
+    if profiles:
+        cond += " AND profile IN (" + ", ".join(_lit(p) for p in profiles) + ")"
+    k = ctx.con.execute(f"SELECT count(*) FROM destinations WHERE school_id = ? AND year = ? AND grade = ? AND {cond}",
+                        args).fetchone()[0]
+    return _share(int(k), int(n), int(n), f"из {n} выпускников {int(grade)} класса (таблица destinations)")

@@ -42,7 +42,7 @@ def _key(f: dict) -> tuple:
         return ("objectivity", subj or f["target_id"])
     if f["kind"] == "risk_students" and not subj:
         return ("risk",)
-    if f["area"] in ("conditions", "climate", "indicators", "upbringing", "talent"):
+    if f["area"] in ("conditions", "climate", "indicators", "upbringing", "talent", "self_determination"):
         return (f["area"], f["kind"], f["target_id"])
     if tt == "class":
         return ("class", f["target_id"], subj)

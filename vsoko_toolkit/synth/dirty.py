@@ -37,6 +37,11 @@ RU_LABELS: dict[str, dict[str, str]] = {
               "low": "низкий", "reduced": "пониженный", "basic": "базовый", "advanced": "повышенный", "high": "высокий"},
     "literacy_domain": {"reading": "читательская", "math": "математическая", "science": "естественнонаучная",
                         "financial": "финансовая", "global": "глобальные компетенции", "creative": "креативное мышление"},
+    "destination": {"own_10": "10 класс своей школы", "other_10": "10 класс другой школы", "spo": "СПО",
+                    "university": "вуз", "work": "работа", "other": "другое"},
+    "profile": {"technical": "технический", "science": "естественнонаучный", "socio_economic": "социально-экономический",
+                "humanities": "гуманитарный", "pedagogical": "педагогический", "medical": "медицинский",
+                "creative": "творческий", "other": "другое"},
     "target_type": {"school": "школа", "grade": "параллель", "class": "класс", "teacher": "учитель",
                     "subject": "предмет", "students": "обучающиеся"},
 }
@@ -173,6 +178,30 @@ def _plant_upbringing(rng: np.random.Generator, t: dict[str, pd.DataFrame]) -> N
         _mark(ol, i, "teacher_id", "foreign_key")
 
 
+def _plant_destinations(rng: np.random.Generator, t: dict[str, pd.DataFrame]) -> None:
+    """Bad rows of ``destinations`` (own stream: the other tables' bad rows do not move): a grade that
+    is not a graduating one, an unknown destination code, an unknown student, and a student who was
+    not in the stated graduating grade that year."""
+    d, cl, en = t["destinations"], t["classes"], t["enrollments"]
+    i, j = (int(x) for x in rng.choice(np.flatnonzero((d.grade == "9").to_numpy()), 2, replace=False))
+    d.at[i, "grade"] = "10"
+    _mark(d, i, "grade", "range")
+    d.at[j, "destination"] = "армия"
+    _mark(d, j, "destination", "vocabulary")
+    k = int(rng.integers(len(d)))
+    row = d.iloc[k].to_dict()
+    row["student_id"] = "9" * len(row["student_id"])
+    row["_bad"] = "student_id|foreign_key"
+    d = _insert_after(d, k, row)
+    en_y = en.merge(cl, on="class_id")
+    g8 = en_y[en_y.grade == "8"].drop_duplicates(["student_id", "year"], keep=False)
+    r = g8.iloc[int(rng.integers(len(g8)))]
+    k = int(rng.integers(len(d)))
+    t["destinations"] = _insert_after(d, k, {"student_id": r.student_id, "year": r.year, "grade": "9",
+                                             "destination": "spo", "profile": "technical", "institution": "",
+                                             "_bad": "grade|graduate_grade"})
+
+
 def _export_look(df: pd.DataFrame) -> pd.DataFrame:
     """Re-encode canonical text as a Russian export writes it."""
     out = df.copy()
@@ -223,6 +252,8 @@ def make_dirty(clean_dir, dirty_dir, seed: int = 1) -> pd.DataFrame:
         df["_bad"] = None
     _plant(rng, t)
     _plant_upbringing(np.random.default_rng([seed, 181]), t)  # own stream: the rows above stay the same
+    if "destinations" in t:
+        _plant_destinations(np.random.default_rng([seed, 182]), t)
     bad = []
     for n in names:
         df = _export_look(t[n])
@@ -230,7 +261,8 @@ def make_dirty(clean_dir, dirty_dir, seed: int = 1) -> pd.DataFrame:
             col, rule = df.at[pos, "_bad"].split("|")
             bad.append({"table": n, "row": int(pos) + 2, "column": col, "rule": rule, "value": df.at[pos, col]})
         df = df.drop(columns="_bad")
-        df.columns = _mixed_case(rng, list(df.columns))
+        # destinations (added later) draws its column styles from its own stream: other files do not move
+        df.columns = _mixed_case(np.random.default_rng([seed, 182]) if n == "destinations" else rng, list(df.columns))
         df.to_csv(dirty_dir / f"{n}.csv", sep=";", index=False, encoding="cp1251", lineterminator="\r\n")
     out = pd.DataFrame(bad, columns=["table", "row", "column", "rule", "value"])
     out.to_csv(dirty_dir / "bad_rows.csv", index=False, encoding="utf-8")

@@ -16,6 +16,7 @@ from .ability import advance
 from .assessments import Sittings, sit_year
 from .context import SCALES, indicators, olympiads, surveys
 from .decisions import build_register
+from .destinations import generate_destinations
 from .literacy import Literacy
 from .literacy import append as append_literacy
 from .marks import attendance, journal
@@ -173,8 +174,11 @@ def generate_municipality(out_dir, n_schools: int = 4, n_years: int = 4, seed: i
     # municipal book says the register is missing instead of evaluating one (tests plant their own)
     tables["municipal_decisions"] = pd.DataFrame(columns=TABLES["municipal_decisions"].names)
     upbringing = add_upbringing(tables, plants, seed, culture)  # own stream: other tables unchanged
+    # graduates' destinations: drawn from the tables above on their own stream (everything else unchanged)
+    tables["destinations"], outflow = generate_destinations(seed, tables, years, plants.size("graduate_outflow"))
     truth = build_truth(plants, P, plan, schools, staff, tables, ids, notes, dec_truth, climate, years,
                         seed, current_marks)
+    truth["graduate_outflow"] = outflow
     append_literacy(tables, lit, ids, np.asarray(reg.grade))  # after the register: it reads assessments
     truth["literacy_deficits"] = lit.truth_entries(ids)
     truth["upbringing"] = upbringing

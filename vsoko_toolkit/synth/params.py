@@ -159,6 +159,9 @@ class Plants:
     talent_concentration, talent_concentration_size
         In one school a handful of students take most olympiad prize places: each other student's prize row
         becomes a participation with probability ``size`` (see synth/upbringing.py).
+    graduate_outflow, graduate_outflow_size
+        In one school (no technological 10th grade), leavers after grade 9 go to a college with
+        probability 0.9, of a technical profile with probability ``size`` (synth/destinations.py).
     """
 
     teacher_effects: bool = True
@@ -190,6 +193,8 @@ class Plants:
     upbringing_size: float = 1.0
     talent_concentration: bool = True
     talent_concentration_size: float = 0.85
+    graduate_outflow: bool = True
+    graduate_outflow_size: float = 0.80
 
     def __post_init__(self) -> None:
         if self.declining_trend_cause not in ("teacher", "intake"):

@@ -38,6 +38,7 @@ TABLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "olympiads": ("student_id", "year", "subject", "stage", "status", "teacher_id"),
     "activities": ("student_id", "year", "kind", "name", "level", "result"),
     "offences": ("school_id", "year", "kind", "count", "class_id"),
+    "destinations": ("student_id", "year", "grade", "destination", "profile", "institution"),
     "surveys": ("school_id", "year", "respondent_type", "respondent_id", "class_id", "item_id", "response"),
     "survey_items": ("item_id", "text", "scale", "reverse"),
     "indicators": ("school_id", "year", "indicator_id", "value"),

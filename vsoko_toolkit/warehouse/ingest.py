@@ -177,6 +177,7 @@ def _validate_and_load(con, st: v.Staged) -> None:
         v.check_class_rules(con, st)
     if t.slice_by == "student_year":
         v.check_student_year(con, st)
+        v.check_graduates(con, st)
     sliced = t.slice_by in ("class", "own", "student_year")
     v.check_unique(con, st, against_warehouse=sliced)
     if t.name == "enrollments":
