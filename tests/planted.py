@@ -26,6 +26,12 @@ def planted_findings(truth: dict, school_id: str, year: int) -> list[tuple[str, 
     for d in truth.get("literacy_deficits", []):
         if d["school_id"] == school_id and d["year"] == year:
             out.append(("literacy_deficit", str(d["grade"]), None))
+    outflow = truth.get("graduate_outflow") or {}
+    if outflow.get("school_id") == school_id and year in outflow.get("years", ()):
+        out.append(("graduate_outflow", "*", None))
+    talent = (truth.get("upbringing") or {}).get("talent_concentration") or {}
+    if talent.get("school_id") == school_id and str(year) in talent.get("stars", {}):
+        out.append(("talent_concentration", "*", None))
     return out
 
 

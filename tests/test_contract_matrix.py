@@ -41,10 +41,11 @@ SCHOOLS = ("S02", "S03")  # S02: the declining trend, the ОГЭ pile-up; S03: m
 #: which analysis (readiness key) finds each planted kind
 FINDS = {"inflated_marks": "objectivity", "deflated_marks": "objectivity", "task_deficit": "task_analysis",
          "low_value_added": "value_added", "high_value_added": "value_added", "declining_trend": "trends",
-         "threshold_peak": "score_anomalies", "literacy_deficit": "literacy"}
+         "threshold_peak": "score_anomalies", "literacy_deficit": "literacy",
+         "graduate_outflow": "destinations", "talent_concentration": "talent"}
 OPTIONAL_TABLES = ("current_marks", "attendance", "assessments", "assessment_items", "assessment_specs",
                    "assessment_benchmarks", "scales", "olympiads", "surveys", "survey_items", "indicators",
-                   "decisions", "activities", "offences")
+                   "decisions", "activities", "offences", "destinations")
 
 
 @pytest.fixture(scope="module")

@@ -163,7 +163,10 @@ def test_key_problems_are_the_planted_ones_with_causes_and_addressees(public_run
         assert rec and rec["addressee_type"] and rec["control_metric"], fs[0]["title"]
         planted_here = fs[0]["subject"] in planted or (
             fs[0]["kind"] == "climate_problem"  # the generator's survey effect of the school on that scale
-            and truth["survey_school_effects"][school].get(fs[0].get("scale"), 0) < 0)
+            and truth["survey_school_effects"][school].get(fs[0].get("scale"), 0) < 0) or (
+            fs[0]["kind"] == "graduate_outflow"  # issue 18: the planted outflow after grade 9, with its profile
+            and (truth.get("graduate_outflow") or {}).get("school_id") == school
+            and fs[0].get("profile") == truth["graduate_outflow"]["profile"])
         school_level = below_muni and all(f["kind"] == "low_result" for f in fs) and any(
             c["verdict"] == "supported" and c["hypothesis"].startswith(("Общее отставание", "Отставание сложилось"))
             for f in fs for c in f["causes"])

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..findings import Finding, Recommendation, Skipped
+from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import destinations_text as wording
 from ..stats.intervals import bh_qvalues, compare_proportions, wilson_interval
 from ..warehouse.schema import has_table
@@ -342,6 +342,9 @@ def _outflow_findings(t: pd.DataFrame, school_id: str, year: int, win, offered_l
                                               r.muni_n_grade, r.muni_share, r.muni_ci_low, r.muni_ci_high, r.diff,
                                               r.diff_low, r.diff_high, r.q_value, m, win, offered_ru),
             recommendation=rec,
+            causes=(Cause(wording.NOT_OFFERED_HYPOTHESIS,
+                          "inconclusive" if not known else "not_supported" if r.offered else "supported",
+                          wording.not_offered_evidence(r.profile, offered_ru, known, bool(r.offered))),),
             extra={"profile": r.profile, "profile_offered": bool(r.offered) if known else None,
                    "offered_profiles": list(offered_labels),
                    "comparison": "municipality", "comparison_estimate": float(r.muni_share), "n_students": int(r.n),

@@ -20,7 +20,9 @@ Personal results (``surveys`` with ``survey_items.scale`` starting ``personal``)
 Family and findings
     Every comparison above (kinds × {municipality, last year}, offences × municipality, offence trends, reliable
     scales × municipality) forms one Benjamini–Hochberg family. Findings (area ``upbringing``) for q < 0.05:
-    ``low_participation`` (a kind below the other schools or last year), ``high_offences`` (a rate above
+    ``low_participation`` (a kind below the other schools or last year; not for the residual kind «другое», which
+    names no activity to act on; its cause checked: below in most kinds — a school-wide cause — by a one-sided
+    sign test over the kinds, or in a few), ``high_offences`` (a rate above
     the other schools or rising), ``low_personal_results`` (a reliable scale below the other schools).
 
 Association with results
@@ -37,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..findings import Finding, Recommendation, Skipped
+from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import upbringing_text as wording
 from ..stats.intervals import bh_qvalues, compare_means, compare_proportions, wilson_interval
 from ..warehouse.schema import has_table
@@ -317,11 +319,30 @@ KIND_OF = {"participation": "low_participation", "offences": "high_offences", "o
            "personal": "low_personal_results"}
 
 
+#: "other" is the residual kind: shown and tested, but a lower share of "other" activities is not a problem to act on
+NOT_A_PROBLEM = {("participation", "other")}
+
+
+def _widespread(table: pd.DataFrame) -> Cause:
+    """Is the school's participation below the other schools' in most kinds (a school-wide cause), or in a few?
+    A one-sided sign test over the kinds compared with the municipality (the residual kind left out)."""
+    t = table[(table["family"] == "participation") & (table["comparison"] == "municipality")
+              & (table["item"] != "other") & table["diff"].notna() & (table["diff"] != 0)]
+    below, kinds = int((t["diff"] < 0).sum()), len(t)
+    p = float(stats.binomtest(below, kinds, 0.5, alternative="greater").pvalue) if kinds else 1.0
+    supported = kinds > 0 and p < ALPHA
+    return Cause(wording.WIDESPREAD_HYPOTHESIS, "supported" if supported else "not_supported",
+                 wording.widespread_evidence(below, kinds, p, supported))
+
+
 def _findings(table: pd.DataFrame, school_id: str, year: int) -> tuple[Finding, ...]:
     out = []
     m = int(table["p_value"].notna().sum())
     flagged = table[table["flagged"]]
+    widespread = _widespread(table)
     for (family, item), g in flagged.groupby(["family", "item"], sort=True):
+        if (family, item) in NOT_A_PROBLEM:
+            continue
         kind = KIND_OF[family]
         best = g.sort_values("q_value").iloc[0]
         severity = "high" if best["q_value"] < 0.001 else "medium" if best["q_value"] < 0.01 else "low"
@@ -341,5 +362,6 @@ def _findings(table: pd.DataFrame, school_id: str, year: int) -> tuple[Finding, 
                 responsible="заместитель директора по воспитательной работе", deadline=f"{year}-12-25",
                 control_metric=metric, baseline=round(float(best["value"]), 3),
                 target=None if pd.isna(best["value_cmp"]) else round(float(best["value_cmp"]), 3)),
+            causes=(widespread,) if kind == "low_participation" else (),
             extra={"comparisons": list(g["comparison"]), "item": item}))
     return tuple(out)

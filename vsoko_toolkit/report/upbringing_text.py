@@ -136,3 +136,16 @@ def glue(res) -> None:
     _glue("up_n_tests", t.fmt_int(int(res.table["p_value"].notna().sum())))
     _glue("up_n_findings", t.count(len(res.findings), "находка", "находки", "находок"))
     _glue("up_association", association_sentence(res))
+
+
+WIDESPREAD_HYPOTHESIS = "Занятость ниже по большинству видов: причина общая для школы (организация внеурочной работы)"
+
+
+def widespread_evidence(below: int, kinds: int, p: float, supported: bool) -> str:
+    if supported:
+        return (f"Доля участвующих ниже, чем в других школах муниципалитета, по {below} из {kinds} видов занятости "
+                f"(знаковый критерий, p = {t.num(p, 3)}): дело не в одном кружке или секции, а во внеурочной работе "
+                "школы в целом.")
+    return (f"Ниже, чем в других школах, доля участвующих только по {below} из {kinds} видов занятости "
+            f"(знаковый критерий, p = {t.num(p, 3)}): общешкольной причины данные не показывают — "
+            "стоит искать причину в предложении именно этого вида занятости.")
