@@ -188,3 +188,25 @@ def test_vsoko_run_rejects_a_broken_cyclogram_before_running(tmp_path, sample_db
     out = " ".join(res.output.split())
     assert "процедура № 1" in out and "«feeds»" in out, res.output
     assert not list((tmp_path / "out").rglob("*.ipynb"))  # nothing ran
+
+
+def test_the_public_calendar_names_no_one(tmp_path, sample_con):
+    """A school's file may name the responsible person; the public profile shows the role-less placeholder
+    instead (surnames of the school's teachers), the internal one shows the file as written."""
+    from vsoko_toolkit.report.glue_cycle import NAMED, staff_surnames
+
+    surnames = staff_surnames(sample_con, SCHOOL)
+    full = sample_con.execute("SELECT full_name FROM teachers WHERE school_id = ? ORDER BY teacher_id LIMIT 1",
+                              [SCHOOL]).fetchone()[0]
+    doc = yaml.safe_load(yaml.safe_dump(OWN, allow_unicode=True))
+    doc["procedures"][0]["responsible"] = f"координатор ВПР {full}"
+    own = load_cyclogram(_write(tmp_path, doc), chapters=TITLES)
+    cov = coverage(sample_con, SCHOOL, YEAR, own)
+    public = calendar_table(own, cov, TITLES, surnames)
+    internal = calendar_table(own, cov, TITLES)
+    assert public.iloc[0]["Ответственный"] == NAMED and full.split()[0] not in public.to_csv()
+    assert internal.iloc[0]["Ответственный"].endswith(full)
+    assert public.iloc[1]["Ответственный"] == "руководитель МО"  # roles stay
+    default = load_cyclogram()  # the default names roles only
+    shown = calendar_table(default, coverage(sample_con, SCHOOL, YEAR, default), TITLES, surnames)
+    assert NAMED not in set(shown["Ответственный"])

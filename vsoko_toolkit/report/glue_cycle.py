@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from ..cycle import MONTH_SHORT, SCHOOL_YEAR_MONTHS, Cyclogram, coverage, run_cyclogram
@@ -37,9 +39,16 @@ def _data_ru(proc, cov_row) -> str:
     return "; ".join(parts)
 
 
-def calendar_table(cyc: Cyclogram, cov: pd.DataFrame, chapters: dict[str, str]) -> pd.DataFrame:
+NAMED = "указан по фамилии (в публичной версии не показывается)"
+
+
+def calendar_table(cyc: Cyclogram, cov: pd.DataFrame, chapters: dict[str, str],
+                   surnames: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Procedure × month of the school year (September first): «●» in its months, the date where one is set;
-    the responsible, the book's sections it feeds and whether this year's data holds its tables."""
+    the responsible, the book's sections it feeds and whether this year's data holds its tables.
+
+    ``surnames``: a responsible naming one of them is replaced by :data:`NAMED` (the public profile passes the
+    school's teachers' surnames: a school's own file may name people, the public book names no one)."""
     by_id = cov.set_index("id")
     rows = []
     for p in cyc.procedures:
@@ -47,7 +56,8 @@ def calendar_table(cyc: Cyclogram, cov: pd.DataFrame, chapters: dict[str, str]) 
         for m in SCHOOL_YEAR_MONTHS:
             dates = [d for d in p.dates if int(d.split(".")[1]) == m]
             row[MONTH_SHORT[m]] = ", ".join(dates) if dates else (MARK if m in p.months else "")
-        row["Ответственный"] = p.responsible
+        words = set(re.findall(r"\w+", p.responsible.lower()))
+        row["Ответственный"] = NAMED if words & surnames else p.responsible
         row["Раздел книги"] = "; ".join(_chapter(s, chapters) for s in p.feeds)
         row["Данные этого года"] = _data_ru(p, by_id.loc[p.id])
         rows.append(row)
@@ -62,7 +72,18 @@ def cyclogram_section(ctx, chapters: dict[str, str]) -> pd.DataFrame:
     cyc = run_cyclogram(ctx.out_dir, chapters)
     cov = coverage(ctx.wh, ctx.school_id, ctx.year, cyc)
     glue_cyclogram(cyc, cov)
-    return calendar_table(cyc, cov, chapters)
+    return calendar_table(cyc, cov, chapters, staff_surnames(ctx.wh, ctx.school_id) if ctx.public else frozenset())
+
+
+def staff_surnames(con, school_id: str) -> frozenset[str]:
+    """Lower-case surnames (first word of ``teachers.full_name``) of the school's teachers."""
+    from ..warehouse.schema import has_column
+
+    if not has_column(con, "teachers", "full_name"):
+        return frozenset()
+    rows = con.execute("SELECT DISTINCT lower(split_part(trim(full_name), ' ', 1)) FROM main.teachers "
+                       "WHERE school_id = ? AND full_name IS NOT NULL", [str(school_id)]).fetchall()
+    return frozenset(r[0] for r in rows if r[0] and len(r[0]) >= 3)
 
 
 def glue_cyclogram(cyc: Cyclogram, cov: pd.DataFrame) -> None:
