@@ -78,3 +78,20 @@ def sample_con(sample_db_path):
     con = duckdb.connect(str(sample_db_path), read_only=True)
     yield con
     con.close()
+
+
+@pytest.fixture(scope="session")
+def public_school_run(tmp_path_factory):
+    """The demo school of the sample municipality run once per test process in the public profile (every
+    chapter, papermill): (sample folder, RunResult). Shared by the public-build and site tests; read it, never
+    write into it."""
+    from vsoko_toolkit import ingest
+    from vsoko_toolkit.pipeline.demo import demo_school, sample_folder
+    from vsoko_toolkit.pipeline.run import run_school
+
+    ws = tmp_path_factory.mktemp("public")
+    folder = sample_folder(ws)
+    ingest(folder, ws / "w.duckdb")
+    school, year = demo_school(folder, ws / "w.duckdb")
+    res = run_school(ws / "w.duckdb", school, year, "public", ws / "out")
+    return folder, res

@@ -94,6 +94,7 @@ def test_installed_wheel_finds_the_book_templates(tmp_path):
     (sdist,) = (tmp_path / "dist").glob("*.tar.gz")
     kinds = sorted(p.name for p in (ROOT / "book").iterdir() if p.is_dir())
     in_wheel = set(zipfile.ZipFile(wheel).namelist())
+    assert "vsoko_toolkit/cycle/default.yaml" in in_wheel  # the default cyclogram ships as package data
     with tarfile.open(sdist) as tar:
         in_sdist = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
     for kind in kinds:

@@ -17,21 +17,14 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from vsoko_toolkit import ingest
 from vsoko_toolkit.pipeline.book import build_book
-from vsoko_toolkit.pipeline.demo import demo_school, sample_folder
-from vsoko_toolkit.pipeline.run import run_school
 
 SKIP_DIRS = {"_static", "_assets", "_sphinx_design_static"}
 
 
 @pytest.fixture(scope="module")
-def public_run(tmp_path_factory):
-    ws = tmp_path_factory.mktemp("public")
-    folder = sample_folder(ws)
-    ingest(folder, ws / "w.duckdb")
-    school, year = demo_school(folder, ws / "w.duckdb")
-    res = run_school(ws / "w.duckdb", school, year, "public", ws / "out")
+def public_run(public_school_run):
+    folder, res = public_school_run
     book = build_book(res.run_dir, pdf=True)
     return folder, res, book
 
@@ -81,6 +74,15 @@ def test_public_outputs_hold_no_names_and_no_student_ids(public_run):
     scanned, leaks = find_leaks(_texts(res.run_dir), *people(folder))
     assert scanned > 20 and book.html_index.exists()
     assert not leaks, leaks[:10]
+
+
+def test_the_site_folder_is_in_the_scan(public_run):
+    """The files for the school's site (``site/``: HTML, PDF, XLSX) are outputs like the book: scanned too."""
+    folder, res, _ = public_run
+    site = [(p, text) for p, text in _texts(res.run_dir) if "site" in p.relative_to(res.run_dir).parts[:1]]
+    assert {p.suffix for p, _ in site} >= {".html", ".xlsx", ".txt"}, [p.name for p, _ in site]
+    scanned, leaks = find_leaks(site, *people(folder))
+    assert scanned == len(site) and not leaks, leaks[:10]
 
 
 def test_public_tables_suppress_groups_under_5(public_run):

@@ -215,15 +215,18 @@ def run_cmd(
     profile: str = typer.Option("internal", "--profile", help="public — публичная версия; internal — для администрации."),
     out: Path = typer.Option(Path("out"), "--out", help="Папка результатов; анализ ляжет в ПАПКА/школа/год."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+    cyclogram: Path = typer.Option(None, "--cyclogram", help="Циклограмма ВСОКО школы (YAML, формат — docs/BOOK.md); по умолчанию — встроенная."),
 ) -> None:
     """Выполнить все главы анализа для школы и года (papermill): находки, таблицы, план мероприятий.
+
+    С --profile public в папке результата появляется site/ — файлы для сайта школы (HTML, PDF, XLSX).
 
     Пример: [bold]vsoko run --db workspace/vsoko.duckdb --school S01 --year 2025 --profile internal --out out[/]
     """
     from .pipeline.run import run_school
 
     try:
-        res = run_school(db, school, year, profile, out, progress=progress)
+        res = run_school(db, school, year, profile, out, progress=progress, cyclogram=cyclogram)
     except VsokoError as exc:
         _fail(exc)
     _print_run(res)
@@ -246,6 +249,8 @@ def _print_run(res) -> None:
         console.print(f"[red]Глава «{c['title']}» завершилась ошибкой[/] в ячейке {e.get('cell')}: "
                       f"{e.get('ename')}: {e.get('evalue')}")
     console.print(f"Находки: {res.findings_path}")
+    if (res.run_dir / "site").is_dir():
+        console.print(f"Файлы для сайта школы: {res.run_dir / 'site'} (что есть что — в README.txt)")
 
 
 @app.command("batch")

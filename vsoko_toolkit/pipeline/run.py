@@ -8,6 +8,8 @@ Output layout of ``OUT/S/Y/``::
     findings.json          everything, in the findings contract (validated against its JSON schema)
     run.json               what ran, its status, timings (read by the book builder)
     action_plan.xlsx       the action plan, shaped like decisions.csv
+    cyclogram.yaml         the school's own cyclogram, when one was passed (the methods chapter renders it)
+    site/                  public profile: files for the school's site (:mod:`.site`)
 """
 
 from __future__ import annotations
@@ -62,7 +64,8 @@ def school_name(db, school_id: str) -> str:
 
 def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple[Chapter, ...] = CHAPTERS,
                progress: bool = False, kernel_name: str = "python3", notebooks=None,
-               workers: int | None = None, extract_dir=None) -> RunResult:
+               workers: int | None = None, extract_dir=None, cyclogram=None,
+               site: bool | None = None) -> RunResult:
     """Execute every chapter for ``school_id`` and ``year`` into ``out/school_id/year``.
 
     A failing chapter does not stop the others: its executed notebook keeps the
@@ -74,6 +77,10 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     When the warehouse holds several municipalities (a region), the chapters read an extract of the school's
     municipality (:func:`vsoko_toolkit.warehouse.extract.municipality_db`, cached in ``extract_dir``, by default
     beside the warehouse): the school is compared with its municipality, and no chapter scans the region.
+
+    ``cyclogram``: the school's own cyclogram YAML (checked before anything runs; default: the package's,
+    :mod:`vsoko_toolkit.cycle`). ``site`` (default: for the public profile) writes ``site/`` — the files for the
+    school's site (:func:`.site.publish_site`).
     """
     from ..warehouse.extract import municipality_db
 
@@ -83,6 +90,7 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     db = municipality_db(db, school_id, extract_dir)
     run_dir = out / str(school_id) / str(year)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
+    _keep_cyclogram(run_dir, cyclogram, chapters)
     # a chapter reads only what this run wrote: last run's parts and shared results go
     for folder, pattern in (("parts", "*.json"), ("private/results", "*.parquet")):
         for stale in (run_dir / folder).glob(pattern) if (run_dir / folder).exists() else ():
@@ -103,7 +111,27 @@ def run_school(db, school_id: str, year: int, profile: str, out, chapters: tuple
     from ..report.action_plan import write_action_plan
 
     write_action_plan(doc, run_dir / "action_plan.xlsx", school_id=str(school_id), year=int(year))
+    if site if site is not None else profile == "public":
+        from .site import publish_site
+
+        publish_site(run_dir)
     return RunResult(run_dir, chapter_list, findings_path)
+
+
+def _keep_cyclogram(run_dir: Path, cyclogram, chapters) -> None:
+    """Check the school's cyclogram and keep it as ``RUN/cyclogram.yaml`` (the methods chapter reads it there);
+    without one, last run's copy goes and the chapter uses the default."""
+    import shutil
+
+    from ..cycle import RUN_FILE, load_cyclogram
+
+    target = run_dir / RUN_FILE
+    if cyclogram is None:
+        target.unlink(missing_ok=True)
+        return
+    load_cyclogram(cyclogram, chapters=[c.stem for c in CHAPTERS] + [c.stem for c in chapters])
+    if Path(cyclogram).resolve() != target.resolve():
+        shutil.copyfile(cyclogram, target)
 
 
 def _drop_shared(run_dir: Path) -> None:
