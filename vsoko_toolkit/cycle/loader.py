@@ -47,7 +47,7 @@ _MONTH_BY_NAME = {**{v: k for k, v in MONTH_NAMES.items()}, **{v: k for k, v in 
 FIELDS = ("id", "name", "months", "dates", "responsible", "feeds", "analyses", "data", "note")
 TOP_FIELDS = ("version", "title", "source", "procedures")
 _ID = re.compile(r"[a-z][a-z0-9_]*")
-_CHAPTER = re.compile(r"\d\d_[a-z0-9_]+")
+_CHAPTER = re.compile(r"\d\d[a-z]?_[a-z0-9_]+")
 _DATE = re.compile(r"(\d{1,2})\.(\d{1,2})")
 _DAYS = {1: 31, 2: 29, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31}
 
