@@ -51,3 +51,24 @@ def test_batch_on_a_dask_local_cluster(db, tmp_path):
                                   dashboard_address=None) as cluster:
         res = run_batch(db, 2025, tmp_path, scheduler=cluster.scheduler_address, chapters=FEW)
     assert sorted(res.ran) == ["S01", "S02"] and res.ok
+
+
+def test_a_warehouse_made_before_the_newest_optional_tables_still_batches_and_summarises(db, tmp_path):
+    """A warehouse ingested by an earlier version lacks the optional tables added since (issue 18): the batch's
+    data hash and the warehouse summary read it without them."""
+    import shutil
+
+    import duckdb
+
+    from vsoko_toolkit.pipeline.batch import data_hash
+    from vsoko_toolkit.warehouse.store import summary
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(db, old)
+    con = duckdb.connect(str(old))
+    for t in ("destinations", "activities", "offences"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
+    con.close()
+    assert data_hash(old, 2025) != data_hash(db, 2025)
+    rows = summary(old)["tables"].set_index("table")["rows"]
+    assert rows["destinations"] == 0 and rows["period_marks"] > 0

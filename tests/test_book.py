@@ -351,3 +351,22 @@ def test_no_pdf_engine_says_why_and_how(built, monkeypatch):
     assert "TeX не установлен" in note and "Chromium не установлен" in note
     assert "install_system_deps.sh" in note
     assert "PDF" in res.summary() and str(res.html_index) in res.summary()
+
+
+def test_tables_reach_the_pdf_as_latex_not_as_formulas():
+    """myst-nb renders a table's text/latex as a display formula, where a longtable stops XeLaTeX (the school book
+    then fell back to a Chromium PDF); the book's extension turns it into raw LaTeX, and every book loads it."""
+    from docutils import nodes
+    from docutils.utils import new_document
+
+    from vsoko_toolkit.pipeline import sphinx_tables
+    from vsoko_toolkit.pipeline.book import TABLES_EXTENSION, book_config
+
+    doc = new_document("x")
+    doc += nodes.math_block("", "{\\footnotesize\n\\begin{longtable}{ll}a & b \\\\\n\\end{longtable}}")
+    doc += nodes.math_block("", "x^2")
+    sphinx_tables.raw_tables(None, doc, "x")
+    kinds = [(type(n).__name__, n.get("format")) for n in doc.children]
+    assert kinds == [("raw", "latex"), ("math_block", None)]
+    cfg = book_config({"school_id": "S01", "year": 2025, "profile": "public"})
+    assert TABLES_EXTENSION in cfg["sphinx"]["config"]["extensions"]

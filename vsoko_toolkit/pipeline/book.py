@@ -67,6 +67,7 @@ INSTALLED_TEMPLATES = ("share", "vsoko_toolkit", "book")
 TEMPLATE_FILES = ("_config.yml", "_toc.yml", "index.md", "vsoko.css", "preamble.tex")
 #: Keys of ``_config.yml`` the pipeline sets at each build, whatever the template says
 #: (dotted paths; ``html_static_path`` only gains ``_assets`` if the template dropped it).
+TABLES_EXTENSION = "vsoko_toolkit.pipeline.sphinx_tables"
 PIPELINE_KEYS = ("title", "author", "execute.execute_notebooks", "latex.latex_engine",
                  "latex.latex_documents", "sphinx.config.latex_elements.fontpkg",
                  "sphinx.config.mathjax_path", "sphinx.config.html_static_path")
@@ -415,6 +416,9 @@ def book_config(run: dict, mathjax: bool = True, template: str | Path | None = N
             "fontpkg": (template / "preamble.tex").read_text(encoding="utf-8")}}},
     })
     sphinx_config = config["sphinx"]["config"]
+    extensions = list(sphinx_config.get("extensions") or [])
+    if TABLES_EXTENSION not in extensions:  # tables of the PDF as LaTeX, not formulas (sphinx_tables.py)
+        sphinx_config["extensions"] = [*extensions, TABLES_EXTENSION]
     static = list(sphinx_config.get("html_static_path") or [])
     sphinx_config["html_static_path"] = static if "_assets" in static else [*static, "_assets"]
     if mathjax:

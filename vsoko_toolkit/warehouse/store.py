@@ -10,6 +10,7 @@ import pandas as pd
 from ..contract.normalize import q
 from ..contract.spec import TABLES
 from ..errors import FatalInputError
+from .schema import has_table
 
 
 def connect(db, read_only: bool = True) -> duckdb.DuckDBPyConnection:
@@ -33,7 +34,8 @@ def summary(db) -> dict[str, pd.DataFrame]:
     con = connect(db)
     try:
         tables = pd.DataFrame(
-            [(t, con.execute(f"SELECT count(*) FROM {q(t)}").fetchone()[0]) for t in TABLES], columns=["table", "rows"]
+            [(t, con.execute(f"SELECT count(*) FROM {q(t)}").fetchone()[0] if has_table(con, t) else 0) for t in TABLES],
+            columns=["table", "rows"]
         )
         slices = con.execute(
             """SELECT c.school_id, s.name, c.year, count(DISTINCT c.class_id) AS classes,
