@@ -113,3 +113,22 @@ def test_pseudonymisation_key_is_created_once_and_stable(mini, tmp_path):
     a, b = pseudonym("0001", key), pseudonym("0002", key)
     assert a != b and a == pseudonym("0001", key) and "0001" not in a
     assert pseudonym("0001", b"other-key") != a
+
+
+def test_a_warehouse_of_an_earlier_version_takes_a_new_ingest(mini, tmp_path):
+    """A warehouse made before optional columns and tables joined the contract (issue 18) gains them on the next
+    ingest instead of failing on an unknown column."""
+    db = tmp_path / "w.duckdb"
+    ingest(mini, db)
+    con = duckdb.connect(str(db))
+    con.execute("ALTER TABLE assessments DROP COLUMN level")
+    con.execute("DROP TABLE destinations")
+    con.close()
+    ingest(mini, db)
+    con = duckdb.connect(str(db), read_only=True)
+    cols = [r[0] for r in con.execute("SELECT column_name FROM information_schema.columns "
+                                      "WHERE table_name = 'assessments'").fetchall()]
+    assert "level" in cols
+    assert con.execute("SELECT count(*) FROM assessments").fetchone()[0] == 2
+    assert con.execute("SELECT count(*) FROM destinations").fetchone()[0] == 0
+    con.close()

@@ -32,10 +32,16 @@ def all_columns(table: Table) -> list[tuple[str, str]]:
 
 
 def create_tables(con) -> None:
-    """Create every warehouse table (idempotent) and the metadata tables."""
+    """Create every warehouse table (idempotent; a table of an earlier version gains the columns added since)
+    and the metadata tables."""
     for t in TABLES.values():
         cols = ", ".join(f"{q(n)} {typ}" for n, typ in all_columns(t))
         con.execute(f"CREATE TABLE IF NOT EXISTS main.{q(t.name)} ({cols})")
+        # a warehouse made by an earlier version: the optional columns added to the contract since (empty)
+        present = set(table_columns(con, t.name))
+        for n, typ in all_columns(t):
+            if n not in present:
+                con.execute(f"ALTER TABLE main.{q(t.name)} ADD COLUMN {q(n)} {typ}")
     con.execute(
         "CREATE TABLE IF NOT EXISTS main._ingests (ingest_id BIGINT, started_at TIMESTAMP, folder VARCHAR, "
         "toolkit_version VARCHAR)"
