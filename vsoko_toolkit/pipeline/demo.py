@@ -97,4 +97,7 @@ def run_demo(workspace, school: str | None = None, pdf: bool = True, console=Non
             say(f"  Книга ({label}), PDF:  {book.pdf}")
         elif pdf:
             say(f"  PDF не собран: {book.pdf_note}")
+        site = Path(book.book_dir).parent / "site"
+        if profile == "public" and site.is_dir():
+            say(f"  Файлы для сайта школы (самообследование, итоги года, показатели XLSX): {site}")
     return books
