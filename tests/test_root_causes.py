@@ -271,3 +271,23 @@ def test_marking_offsets_shared_by_chapter_04_give_the_same_causes(con, tmp_path
     pd.testing.assert_frame_equal(reused, refit)
     ctx._share("marking_offsets", None)
     assert ctx.shared("marking_offsets").empty
+
+
+def test_an_empty_shared_value_added_table_costs_causes_not_the_chapter(con, tmp_path):
+    """Chapter 05 can share an empty value-added table (no teacher with enough students): it keeps its columns
+    through the run's Parquet, and the cause checks run on it (and on a column-less one) without failing."""
+    import pandas as pd
+
+    from vsoko_toolkit.pipeline.context import RunContext
+
+    truth = TRUTH["declining_trend"]
+    year = max(truth["years"])
+    trend = [f.to_dict() for f in results_dynamics(con, truth["school_id"], year).findings
+             if f.kind == "declining_trend" and f.subject == truth["subject"]]
+    ctx = RunContext.open(tmp_path / "w.duckdb", truth["school_id"], year, "internal", tmp_path, chapter="05_causes")
+    empty = pd.DataFrame({"unit_id": pd.Series([], dtype=str), "n": pd.Series([], dtype="int64")})
+    ctx._share("value_added", empty)
+    assert list(ctx.shared("value_added").columns) == ["unit_id", "n"]
+    for va in (ctx.shared("value_added"), pd.DataFrame()):
+        rc = check_causes(con, truth["school_id"], year, trend, precomputed={"va": va})
+        assert _verdicts(rc, trend[0]["id"])["value_added"] != "supported"

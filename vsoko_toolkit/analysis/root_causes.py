@@ -434,8 +434,10 @@ def _staffing(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -
     vn = vc = v.iloc[0:0]
     for outcome in ("external", "journal"):  # both groups on one scale: ВПР when both have it
         o = v[v["outcome"] == outcome] if "outcome" in v else v
-        if outcome == "external":
+        if outcome == "external" and "n" in o:
             o = o[o["n"] >= MIN_EXTERNAL_N]
+        if "unit_id" not in o:  # no value added at all (an empty table without columns)
+            break
         vn, vc = o[o["unit_id"].isin(new)], o[o["unit_id"].isin(cont)]
         if len(vn) and len(vc):
             break

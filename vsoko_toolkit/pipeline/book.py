@@ -416,9 +416,15 @@ def book_config(run: dict, mathjax: bool = True, template: str | Path | None = N
             "fontpkg": (template / "preamble.tex").read_text(encoding="utf-8")}}},
     })
     sphinx_config = config["sphinx"]["config"]
-    extensions = list(sphinx_config.get("extensions") or [])
-    if TABLES_EXTENSION not in extensions:  # tables of the PDF as LaTeX, not formulas (sphinx_tables.py)
-        sphinx_config["extensions"] = [*extensions, TABLES_EXTENSION]
+    # tables of the PDF as LaTeX, not formulas (sphinx_tables.py): added to the template's own extension list, or,
+    # when a template leaves jupyter-book's defaults alone, as an extra extension (a list of one would replace them)
+    if "extensions" in sphinx_config:
+        extensions = list(sphinx_config.get("extensions") or [])
+        if TABLES_EXTENSION not in extensions:
+            sphinx_config["extensions"] = [*extensions, TABLES_EXTENSION]
+    else:
+        extra = list(config["sphinx"].get("extra_extensions") or [])
+        config["sphinx"]["extra_extensions"] = extra if TABLES_EXTENSION in extra else [*extra, TABLES_EXTENSION]
     static = list(sphinx_config.get("html_static_path") or [])
     sphinx_config["html_static_path"] = static if "_assets" in static else [*static, "_assets"]
     if mathjax:

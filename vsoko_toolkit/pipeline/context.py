@@ -14,6 +14,7 @@ suppresses counts under 5.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,7 +142,10 @@ class RunContext:
         return {"findings": [], "decision_evaluations": [], "skipped": [], "tables": []}
 
     def _save(self, part: dict) -> None:
-        self.part_path.write_text(json.dumps(clean(part), ensure_ascii=False, indent=1), encoding="utf-8")
+        # whole or not at all: a chapter running side by side (10_methods beside 09_synthesis) may read this part
+        tmp = self.part_path.with_name(self.part_path.name + ".tmp")
+        tmp.write_text(json.dumps(clean(part), ensure_ascii=False, indent=1), encoding="utf-8")
+        os.replace(tmp, self.part_path)
 
     def emit(self, name: str, result=None, *, findings=(), evaluations=(), skipped=(), table=None) -> None:
         """Record an analysis's findings/evaluations/skips, and write its main table to ``tables/<name>.csv``."""
@@ -172,7 +176,7 @@ class RunContext:
         path = self.out_dir / "private" / "results" / f"{name}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        if df is None or df.empty:
+        if df is None or not len(df.columns):  # absent, or empty without columns: Parquet needs a column
             df = pd.DataFrame({_NO_ROWS: pd.Series([], dtype="int64")})
         try:
             duckdb.from_df(df).write_parquet(str(path))

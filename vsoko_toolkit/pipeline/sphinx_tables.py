@@ -12,6 +12,8 @@ from docutils import nodes
 
 
 def raw_tables(app, doctree, docname) -> None:
+    if app is not None and getattr(app.builder, "format", "latex") != "latex":
+        return  # HTML shows the table's HTML; nothing to change there
     for node in list(doctree.findall(nodes.math_block)):
         text = node.astext()
         if "\\begin{longtable}" in text:

@@ -82,7 +82,7 @@ def save(con, key: tuple, modules: tuple[str, ...], value) -> Path | None:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)  # whole or not at all, also when two workers save the same fit
         return path
-    except (OSError, pickle.PicklingError):
+    except Exception:  # noqa: BLE001 - unwritable folder, unpicklable value: the cache only costs a refit
         if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
