@@ -12,8 +12,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from vsoko_toolkit.analysis.upbringing import KINDS, poisson_interval, upbringing
+from vsoko_toolkit.analysis.upbringing import KINDS, upbringing
 from vsoko_toolkit.report import upbringing_text as ut
+from vsoko_toolkit.stats.intervals import poisson_interval
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data_samples"
 TRUTH = json.loads((SAMPLES / "municipality" / "truth.json").read_text(encoding="utf-8"))

@@ -41,7 +41,13 @@ from scipy import stats
 
 from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import upbringing_text as wording
-from ..stats.intervals import bh_qvalues, compare_means, compare_proportions, wilson_interval
+from ..stats.intervals import (
+    bh_qvalues,
+    compare_means,
+    compare_proportions,
+    poisson_interval,
+    wilson_interval,
+)
 from ..warehouse.schema import has_table
 from .base import AnalysisResult, empty_plot
 from .climate import MIN_ALPHA, alpha_interval, cronbach_alpha, scale_scores
@@ -51,17 +57,6 @@ ALPHA = 0.05
 MIN_N = 5
 TEST_COLUMNS = ["family", "item", "comparison", "value", "lower", "upper", "n", "value_cmp", "n_cmp", "diff",
                 "diff_lower", "diff_upper", "p_value", "q_value", "flagged"]
-
-
-def poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Garwood) interval for a Poisson count ``k``.
-
-    >>> [round(x, 3) for x in poisson_interval(4)]
-    [1.09, 10.242]
-    """
-    a = 1 - level
-    lo = 0.0 if k == 0 else stats.chi2.ppf(a / 2, 2 * k) / 2
-    return float(lo), float(stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2)
 
 
 @dataclass(frozen=True)

@@ -690,3 +690,14 @@ def funnel_limits_mean(
         out[f"lower_{label}"] = np.where(empty, np.nan, lower)
         out[f"upper_{label}"] = np.where(empty, np.nan, upper)
     return pd.DataFrame(out)
+
+
+def poisson_interval(k: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Garwood) interval for a Poisson count ``k``.
+
+    >>> [round(x, 3) for x in poisson_interval(4)]
+    [1.09, 10.242]
+    """
+    a = 1 - level
+    lo = 0.0 if k == 0 else stats.chi2.ppf(a / 2, 2 * k) / 2
+    return float(lo), float(stats.chi2.ppf(1 - a / 2, 2 * k + 2) / 2)
