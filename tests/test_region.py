@@ -6,7 +6,9 @@ The region is small here (2 municipalities × 2 schools × 2 years); ``bench/ben
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pytest
+from openpyxl import load_workbook
 
 from vsoko_toolkit import ingest
 from vsoko_toolkit.pipeline.batch import comparable_findings, run_batch
@@ -101,6 +103,14 @@ def test_batch_on_the_region_equals_one_municipality_and_dask_equals_the_pool(re
     tmp, _, _ = region
     pool = run_batch(tmp / "region.duckdb", 2025, tmp_path / "pool", schools=SCHOOLS, workers=2, chapters=FEW)
     assert pool.ok and sorted(pool.ran) == sorted(SCHOOLS), pool.failed
+    # the municipal value-added models were fitted once per municipality, before the schools, beside each extract
+    extracts = sorted(default_cache_dir(tmp / "region.duckdb").glob("*.duckdb"))
+    assert len(extracts) == 2 and all(list(e.with_name(e.stem + ".fits").glob("*.pkl")) for e in extracts)
+    # the regional roll-up, computed once from the schools' findings
+    by = pd.read_csv(pool.rollup.parent / "by_municipality.csv")
+    assert set(by["municipality"]) == {"Муниципалитет M001", "Муниципалитет M002"}
+    assert by["schools"].eq(1).all() and by["p_value"].notna().all()
+    assert load_workbook(pool.rollup).sheetnames[0] == "Отличия муниципалитетов"
     again = run_batch(tmp / "region.duckdb", 2025, tmp_path / "pool", schools=SCHOOLS, workers=2, chapters=FEW)
     assert again.ran == [] and sorted(again.cached) == sorted(SCHOOLS)  # the cache key is the extract's data
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",

@@ -279,6 +279,8 @@ def batch_cmd(
                   f"с ошибками: {len(res.failed)}")
     for school, error in res.failed.items():
         console.print(f"[red]Школа {school}:[/] {error.splitlines()[0]}")
+    if res.rollup is not None:
+        console.print(f"Сводка по муниципалитетам (какие находки в каком муниципалитете чаще): {res.rollup}")
     if not res.ok:
         raise typer.Exit(code=1)
 

@@ -7,6 +7,10 @@ cache key exists: the key hashes the toolkit's code and notebooks, the
 data up to that year the school's run reads (all schools of its municipality —
 comparisons are municipal; on a region's warehouse, its municipality's
 extract), the school, the year and the profile.
+
+Before the schools run, the models all schools of a municipality share (the municipal value-added fits) are
+fitted once per municipality (:func:`shared_fits`); after them, the regional roll-up
+(:mod:`vsoko_toolkit.analysis.regional`) is computed once from their findings into ``OUT/_rollup/<year>/``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class BatchResult:
     ran: list[str] = field(default_factory=list)
     cached: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # school -> what went wrong (Russian or the error)
+    rollup: Path | None = None  # the regional roll-up's XLSX (OUT/_rollup/<year>/rollup.xlsx)
 
     @property
     def ok(self) -> bool:
@@ -97,7 +102,8 @@ def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chap
 
 
 def run_batch(db, year: int, out, schools=None, profile: str = "internal", workers: int = 2,
-              scheduler: str | None = None, progress: bool = False, chapters=CHAPTERS, notebooks=None) -> BatchResult:
+              scheduler: str | None = None, progress: bool = False, chapters=CHAPTERS, notebooks=None,
+              rollup: bool = True) -> BatchResult:
     """Run every school (or ``schools``) of ``year``; see the module docstring."""
     db, out = str(Path(db).resolve()), str(Path(out).resolve())
     schools = list(schools) if schools else schools_of(db, year)
@@ -117,23 +123,78 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
             result.cached.append(s)
         else:
             todo.append((db, s, int(year), profile, out, key, chapters, notebooks))
+    # the models every school of a municipality shares are fitted once, before its schools run
+    shared = sorted({reads.get(args[1], db) for args in todo})
     bar = _progress(progress, len(todo))
     if scheduler:
         from distributed import Client
         from distributed import as_completed as dask_completed
 
         with Client(scheduler) as client:
+            client.gather([client.submit(shared_fits, src, int(year), pure=False, key=f"vsoko-fits-{i}-{year}")
+                           for i, src in enumerate(shared)])
             futures = [client.submit(_one, *args, pure=False, key=f"vsoko-{args[1]}-{year}") for args in todo]
             for fut in dask_completed(futures):
                 _record(result, *fut.result())
                 bar()
     else:
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            list(pool.map(shared_fits, shared, [int(year)] * len(shared)))
             for fut in as_completed([pool.submit(_one, *args) for args in todo]):
                 _record(result, *fut.result())
                 bar()
     bar(done=True)
+    if rollup:
+        result.rollup = write_region_rollup(db, year, out, schools)
     return result
+
+
+def shared_fits(db: str, year: int) -> str | None:
+    """Fit the models every school of the municipality in ``db`` shares (the municipal value-added models of
+    both outcomes), so that its schools read them from the fit cache (:mod:`vsoko_toolkit.warehouse.fitcache`)
+    instead of the first schools fitting them side by side. A failure here is left for the schools' own runs
+    to report; returns its text, or None."""
+    from ..analysis.value_added import external_reason, municipal_effects
+    from ..warehouse.store import connect
+
+    try:
+        con = connect(db)
+    except Exception:  # noqa: BLE001 - the schools report a missing warehouse themselves
+        return traceback.format_exc()
+    try:
+        for outcome in ("journal", "external"):
+            if outcome == "external" and external_reason(con):
+                continue
+            municipal_effects(con, int(year), outcome)
+        return None
+    except Exception:  # noqa: BLE001 - same: each school's run fails on its own, with the chapter's error
+        return traceback.format_exc()
+    finally:
+        con.close()
+
+
+def write_region_rollup(db: str, year: int, out, schools: list[str]) -> Path | None:
+    """The batch's regional roll-up (:mod:`vsoko_toolkit.analysis.regional`) into ``OUT/_rollup/<year>/``, computed
+    once from the schools' findings; returns the XLSX, or None when no school of the batch has findings."""
+    import pandas as pd
+
+    from ..analysis.regional import read_findings, regional_rollup
+    from ..report.regional import write_rollup
+    from ..warehouse.extract import municipalities
+    from ..warehouse.store import connect
+
+    con = connect(db)
+    try:
+        groups = municipalities(con)
+    finally:
+        con.close()
+    of = {s: m for m, members in groups.items() for s in members}
+    table = pd.DataFrame({"school_id": schools, "municipality": [of.get(s) or "" for s in schools]})
+    found, analysed = read_findings(out, year, table)
+    if not analysed:
+        return None
+    table["analysed"] = table["school_id"].isin(analysed)
+    return write_rollup(regional_rollup(found, table, year), Path(out) / "_rollup" / str(year))
 
 
 def _extract_municipalities(db: str, schools: list[str], cache_dir: Path | None) -> dict[str, str]:
