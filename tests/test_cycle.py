@@ -210,3 +210,33 @@ def test_the_public_calendar_names_no_one(tmp_path, sample_con):
     default = load_cyclogram()  # the default names roles only
     shown = calendar_table(default, coverage(sample_con, SCHOOL, YEAR, default), TITLES, surnames)
     assert NAMED not in set(shown["Ответственный"])
+
+
+def test_vsoko_batch_takes_a_folder_of_cyclograms_and_rejects_a_broken_one_before_running(tmp_path, sample_db_path):
+    """`vsoko batch --cyclogram DIR`: <school>.yaml for that school, default.yaml for the others; a broken file
+    stops the batch before any school runs; the school's file is part of its cache key."""
+    from vsoko_toolkit.pipeline.batch import cyclograms_of, run_batch
+
+    folder = tmp_path / "cyc"
+    folder.mkdir()
+    _write(folder, OWN).rename(folder / f"{SCHOOL}.yaml")
+    got = cyclograms_of(folder, [SCHOOL, "S02"], CHAPTERS)
+    assert got[SCHOOL].endswith(f"{SCHOOL}.yaml") and got["S02"] is None
+    (folder / "default.yaml").write_text(default_path().read_text(encoding="utf-8"), encoding="utf-8")
+    assert cyclograms_of(folder, ["S02"], CHAPTERS)["S02"].endswith("default.yaml")
+    few = tuple(c for c in CHAPTERS if c.stem == "10_methods")
+    res = run_batch(sample_db_path, YEAR, tmp_path / "out", schools=[SCHOOL], workers=1, chapters=few,
+                    cyclogram=folder, rollup=False)
+    assert res.ok and res.ran == [SCHOOL]
+    assert not run_cyclogram(tmp_path / "out" / SCHOOL / str(YEAR)).is_default
+    (folder / f"{SCHOOL}.yaml").write_text((folder / f"{SCHOOL}.yaml").read_text(encoding="utf-8")
+                                           .replace("координатор ВПР", "заместитель директора"), encoding="utf-8")
+    again = run_batch(sample_db_path, YEAR, tmp_path / "out", schools=[SCHOOL], workers=1, chapters=few,
+                      cyclogram=folder, rollup=False)
+    assert again.ran == [SCHOOL]  # a changed cyclogram is a new run, not the cached one
+    doc = yaml.safe_load(yaml.safe_dump(OWN, allow_unicode=True))
+    doc["procedures"][0]["feeds"] = ["99_nowhere"]
+    _write(folder, doc).rename(folder / "default.yaml")
+    with pytest.raises(CyclogramError, match="default.yaml"):
+        run_batch(sample_db_path, YEAR, tmp_path / "out2", schools=["S02"], workers=1, chapters=few, cyclogram=folder)
+    assert not (tmp_path / "out2").exists()

@@ -263,6 +263,7 @@ def batch_cmd(
     workers: int = typer.Option(2, "--workers", help="Число параллельных процессов."),
     scheduler: str = typer.Option(None, "--scheduler", help="Адрес планировщика dask.distributed (tcp://хост:порт)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Показывать ход работы."),
+    cyclogram: Path = typer.Option(None, "--cyclogram", help="Циклограмма ВСОКО: файл YAML для всех школ или папка с файлами <код школы>.yaml (и default.yaml для остальных); по умолчанию — встроенная."),
 ) -> None:
     """Анализ всех школ года параллельно; неизменившиеся школы пропускаются (кэш по содержимому).
 
@@ -272,7 +273,7 @@ def batch_cmd(
 
     try:
         res = run_batch(db, year, out, schools=schools or None, profile=profile, workers=workers,
-                        scheduler=scheduler, progress=progress)
+                        scheduler=scheduler, progress=progress, cyclogram=cyclogram)
     except VsokoError as exc:
         _fail(exc)
     console.print(f"Выполнено школ: {len(res.ran)}; без изменений (из кэша): {len(res.cached)}; "

@@ -88,10 +88,12 @@ def schools_of(db, year: int) -> list[str]:
         con.close()
 
 
-def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks) -> tuple[str, str | None]:
+def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks,
+         cyclogram=None) -> tuple[str, str | None]:
     """Run one school; return (school, None) on success or (school, error text)."""
     try:
-        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1)
+        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
+                         cyclogram=cyclogram)
     except Exception as exc:  # noqa: BLE001 - a school's failure is reported, never propagated
         return school, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     if not res.ok:
@@ -103,7 +105,7 @@ def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chap
 
 def run_batch(db, year: int, out, schools=None, profile: str = "internal", workers: int = 2,
               scheduler: str | None = None, progress: bool = False, chapters=CHAPTERS, notebooks=None,
-              rollup: bool = True) -> BatchResult:
+              rollup: bool = True, cyclogram=None) -> BatchResult:
     """Run every school (or ``schools``) of ``year``; see the module docstring."""
     db, out = str(Path(db).resolve()), str(Path(out).resolve())
     schools = list(schools) if schools else schools_of(db, year)
@@ -113,16 +115,18 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     hashes: dict[str, str] = {}
     result = BatchResult()
     todo = []
+    cycles = cyclograms_of(cyclogram, schools, chapters)
     for s in schools:
         src = reads.get(s, db)
         if src not in hashes:
             hashes[src] = data_hash(src, year)
-        key = hashlib.sha256(f"{code}|{hashes[src]}|{year}|{profile}|{s}".encode()).hexdigest()
+        cyc = hashlib.sha256(Path(cycles[s]).read_bytes()).hexdigest() if cycles[s] else ""
+        key = hashlib.sha256(f"{code}|{hashes[src]}|{year}|{profile}|{s}|{cyc}".encode()).hexdigest()
         stamp = Path(out) / s / str(year) / STAMP
         if stamp.exists() and stamp.read_text(encoding="utf-8") == key:
             result.cached.append(s)
         else:
-            todo.append((db, s, int(year), profile, out, key, chapters, notebooks))
+            todo.append((db, s, int(year), profile, out, key, chapters, notebooks, cycles[s]))
     # the models every school of a municipality shares are fitted once, before its schools run
     shared = sorted({reads.get(args[1], db) for args in todo})
     bar = _progress(progress, len(todo))
@@ -147,6 +151,27 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     if rollup:
         result.rollup = write_region_rollup(db, year, out, schools)
     return result
+
+
+def cyclograms_of(cyclogram, schools: list[str], chapters) -> dict[str, str | None]:
+    """The cyclogram each school's run keeps: ``cyclogram`` a YAML file — every school's; a folder — the school's
+    ``<school_id>.yaml`` there, else ``default.yaml`` there, else the package's; None — the package's. Every file
+    is checked before any school runs (:func:`vsoko_toolkit.cycle.load_cyclogram`)."""
+    from ..cycle import load_cyclogram
+
+    if cyclogram is None:
+        return dict.fromkeys(schools)
+    path = Path(cyclogram)
+    if path.is_dir():
+        default = path / "default.yaml"
+        found = {s: (path / f"{s}.yaml") if (path / f"{s}.yaml").is_file() else default if default.is_file()
+                 else None for s in schools}
+    else:
+        found = dict.fromkeys(schools, path)
+    stems = [c.stem for c in CHAPTERS] + [c.stem for c in chapters]
+    for file in {f for f in found.values() if f is not None}:
+        load_cyclogram(file, chapters=stems)
+    return {s: str(f.resolve()) if f is not None else None for s, f in found.items()}
 
 
 def shared_fits(db: str, year: int) -> str | None:
