@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import nbformat
@@ -131,17 +132,21 @@ def test_chapters_run_longest_first_and_late_stages_wait_for_the_earlier_ones(tm
         nb.metadata = {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}
         nb.cells = [nbformat.v4.new_code_cell("stamps = ''", metadata={"tags": ["parameters"]}),
                     nbformat.v4.new_code_cell(
-                        "import time, pathlib\n"
+                        "import os, time, pathlib\n"
                         f"p = pathlib.Path(stamps) / {ch.stem!r}\n"
                         "t0 = time.time(); time.sleep(1.0)\n"
-                        "p.write_text(f'{t0} {time.time()}')")]
+                        "p.write_text(f'{t0} {time.time()} {os.environ.get(\"OPENBLAS_NUM_THREADS\")}')")]
         nbformat.write(nb, src / f"{ch.stem}.ipynb")
     run_dir = tmp_path / "run"
     (run_dir / "notebooks").mkdir(parents=True)
+    before = os.environ.get("OPENBLAS_NUM_THREADS")
     records = execute_chapters(run_dir, src, chapters, {"stamps": str(stamps)}, late=(("s", "m"), ("z",)),
                                workers=2)
     assert {r["status"] for r in records.values()} == {"ok"}
-    t = {p.name: tuple(map(float, p.read_text().split())) for p in stamps.iterdir()}
+    assert os.environ.get("OPENBLAS_NUM_THREADS") == before  # the caller's environment is left as it was
+    threads = {p.read_text().split()[2] for p in stamps.iterdir()}  # two kernels at a time share the cores
+    assert threads == {before or str(max(1, (os.cpu_count() or 1) // 2))}
+    t = {p.name: tuple(map(float, p.read_text().split()[:2])) for p in stamps.iterdir()}
     assert t["b"][0] < t["a"][0] and t["c"][0] < t["a"][0]  # 'a' (cheapest) was not among the first two
     early_end = max(t[s][1] for s in "abc")
     assert min(t["s"][0], t["m"][0]) >= early_end

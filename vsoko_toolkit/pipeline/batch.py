@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -89,8 +90,12 @@ def schools_of(db, year: int) -> list[str]:
 
 
 def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks,
-         cyclogram=None) -> tuple[str, str | None]:
-    """Run one school; return (school, None) on success or (school, error text)."""
+         cyclogram=None, threads: int = 1) -> tuple[str, str | None]:
+    """Run one school; return (school, None) on success or (school, error text). Schools run side by side, so
+    each school's kernels get ``threads`` BLAS threads (:func:`~.run.limit_kernel_threads`)."""
+    from .run import limit_kernel_threads
+
+    limit_kernel_threads(threads)
     try:
         res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
                          cyclogram=cyclogram)
@@ -116,6 +121,7 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
     result = BatchResult()
     todo = []
     cycles = cyclograms_of(cyclogram, schools, chapters)
+    threads = 1 if scheduler else max(1, (os.cpu_count() or 1) // max(1, workers))  # dask: a worker per core
     for s in schools:
         src = reads.get(s, db)
         if src not in hashes:
@@ -126,7 +132,7 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
         if stamp.exists() and stamp.read_text(encoding="utf-8") == key:
             result.cached.append(s)
         else:
-            todo.append((db, s, int(year), profile, out, key, chapters, notebooks, cycles[s]))
+            todo.append((db, s, int(year), profile, out, key, chapters, notebooks, cycles[s], threads))
     # the models every school of a municipality shares are fitted once, before its schools run
     shared = sorted({reads.get(args[1], db) for args in todo})
     bar = _progress(progress, len(todo))

