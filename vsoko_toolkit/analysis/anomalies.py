@@ -140,7 +140,8 @@ class AnomalyResult(AnalysisResult):
 
 def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
     """Excess of scores exactly at ``threshold`` against a smooth Poisson-quadratic fit (module docstring)."""
-    import statsmodels.api as sm
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     s = np.round(np.asarray(scores, dtype=float)).astype(int)
     t = int(round(threshold))
@@ -157,7 +158,7 @@ def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
     xc = (x - t) / span
     X = np.column_stack([np.ones_like(xc), xc, xc ** 2])
     try:
-        mu = sm.GLM(y[fit_mask], X[fit_mask], family=sm.families.Poisson()).fit().predict(X)
+        mu = GLM(y[fit_mask], X[fit_mask], family=families.Poisson()).fit().predict(X)
     except Exception:  # noqa: BLE001 - a degenerate histogram is not tested
         return out
     share = float(mu[x == t].sum() / mu[window].sum())

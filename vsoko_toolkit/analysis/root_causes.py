@@ -620,8 +620,9 @@ def _climate_widespread(d: _Data, f: dict, classes: list[str], subject: str, nam
 
 
 def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
-    import statsmodels.api as sm
     from scipy import stats
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     from .anomalies import SPAN
 
@@ -641,7 +642,7 @@ def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _
                       "число работ сразу под порогом.")
     xc = (x - t0) / SPAN
     X = np.column_stack([np.ones_like(xc), xc, xc ** 2])
-    mu = sm.GLM(y[~window], X[~window], family=sm.families.Poisson()).fit().predict(X)
+    mu = GLM(y[~window], X[~window], family=families.Poisson()).fit().predict(X)
     obs, exp = int(y[below].sum()), float(mu[below].sum())
     at, exp_at = int(y[x == t0].sum()), float(mu[x == t0].sum())
     ev = (f"С баллами {t0 - 3}–{t0 - 1} (сразу под порогом «3») работ {obs}, а по гладкому распределению баллов "
