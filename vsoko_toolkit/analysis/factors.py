@@ -30,7 +30,6 @@ import pandas as pd
 from ..findings import Cause, Finding, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
-from ..stats.mixed import fit_mixed
 from ..warehouse import fitcache
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import select_optional
@@ -161,6 +160,9 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
 
 def _fit(d: pd.DataFrame, alpha: float, engine: str, methods) -> tuple:
     """The municipal part of :func:`factor_models`: ``(table, variance, models, notes, skipped)``."""
+    # imported when a fit is needed, not when a saved one is read
+    from ..stats.mixed import fit_mixed
+
     rows, var_rows, models = [], [], {}
     no_data: dict[str, None] = {}
     for subject in _subjects(d) if len(d) else []:
