@@ -460,13 +460,13 @@ def jump_explanation(con, school_id: str, year: int, kind: str, subject: str, gr
 def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha: float, min_schools: int,
                      min_jump_sd: float):
     """Context regression and difference-in-change per work; ``result_anomaly`` findings (one BH family)."""
+    from .municipal_data import class_variances  # imports this module: not at the top
+
     kinds = sorted(set(table["kind"]))
     w = _school_means(con, school_id, year, kinds)
     table = table.copy()
     table["dic_se"], table["dic_sd_unit"] = np.nan, np.nan
     short, spread = [], []
-    from .municipal_data import class_variances
-
     # every work's class_variance and per-school sums at once, instead of masks and group-bys per work
     work_keys = ("kind", "subject", "grade")
     taus = class_variances(w, list(work_keys)) if len(w) else pd.Series(dtype=float)
