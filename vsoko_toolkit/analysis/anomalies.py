@@ -140,7 +140,8 @@ class AnomalyResult(AnalysisResult):
 
 def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
     """Excess of scores exactly at ``threshold`` against a smooth Poisson-quadratic fit (module docstring)."""
-    import statsmodels.api as sm
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     s = np.round(np.asarray(scores, dtype=float)).astype(int)
     t = int(round(threshold))
@@ -157,7 +158,7 @@ def bunching_test(scores, threshold: float, span: int = SPAN) -> dict:
     xc = (x - t) / span
     X = np.column_stack([np.ones_like(xc), xc, xc ** 2])
     try:
-        mu = sm.GLM(y[fit_mask], X[fit_mask], family=sm.families.Poisson()).fit().predict(X)
+        mu = GLM(y[fit_mask], X[fit_mask], family=families.Poisson()).fit().predict(X)
     except Exception:  # noqa: BLE001 - a degenerate histogram is not tested
         return out
     share = float(mu[x == t].sum() / mu[window].sum())
@@ -338,14 +339,15 @@ def context_residual(y, x, i: int, v=None) -> dict:
             "p": float(stats.t.sf(tval, df)) if np.isfinite(tval) else np.nan}
 
 
-def _sums(cls: pd.DataFrame) -> pd.DataFrame:
-    """Sufficient statistics per school of class rows (n, mean, sd): N, Σx, Σx², Σn_c² — unions are sums."""
+def _sums(cls: pd.DataFrame, keys: tuple[str, ...] = ("school_id",)) -> pd.DataFrame:
+    """Sufficient statistics per school (or per ``keys``) of class rows (n, mean, sd): N, Σx, Σx², Σn_c² — unions
+    are sums."""
     n = cls["n"].to_numpy(dtype=float)
     m = cls["mean"].to_numpy(dtype=float)
     v = np.nan_to_num(cls["sd"].to_numpy(dtype=float)) ** 2
-    d = pd.DataFrame({"school_id": cls["school_id"].to_numpy(), "N": n, "S1": n * m,
+    d = pd.DataFrame({**{k: cls[k].to_numpy() for k in keys}, "N": n, "S1": n * m,
                       "S2": (n - 1) * v + n * m * m, "W": n * n})
-    return d.groupby("school_id")[["N", "S1", "S2", "W"]].sum()
+    return d.groupby(list(keys))[["N", "S1", "S2", "W"]].sum()
 
 
 def _from_sums(N: float, S1: float, S2: float, W: float) -> tuple[float, float, float, float]:
@@ -356,13 +358,17 @@ def _from_sums(N: float, S1: float, S2: float, W: float) -> tuple[float, float, 
     return N, m, float(np.sqrt(max(S2 - N * m * m, 0.0) / (N - 1))), W / N ** 2
 
 
-def _by_school(cls: pd.DataFrame) -> pd.DataFrame:
-    sums = _sums(cls)
-    si = cls.groupby("school_id")["social_index"].first()
-    rows = [{"school_id": sch, "social_index": si[sch], **dict(zip(("n", "mean", "sd", "w"), _from_sums(*r),
-                                                                    strict=True))}
-            for sch, r in zip(sums.index, sums.to_numpy(), strict=True)]
-    return pd.DataFrame(rows, columns=["school_id", "social_index", "n", "mean", "sd", "w"])
+def _school_rows(sums: pd.DataFrame, social_index: pd.Series) -> pd.DataFrame:
+    """:func:`_from_sums` of every school of ``sums`` (indexed by school), with its social index."""
+    N, S1, S2, W = (sums[c].to_numpy(dtype=float) for c in ("N", "S1", "S2", "W"))
+    ok = N >= 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = np.where(ok, S1 / N, np.nan)
+        sd = np.where(ok, np.sqrt(np.maximum(S2 - N * m * m, 0.0) / (N - 1)), np.nan)
+        w = np.where(ok, W / N ** 2, np.nan)
+    return pd.DataFrame({"school_id": sums.index.to_numpy(), "social_index":
+                         social_index.reindex(sums.index).to_numpy(dtype=float), "n": N, "mean": m, "sd": sd,
+                         "w": w})
 
 
 def class_variance(cls: pd.DataFrame) -> float:
@@ -454,15 +460,25 @@ def jump_explanation(con, school_id: str, year: int, kind: str, subject: str, gr
 def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha: float, min_schools: int,
                      min_jump_sd: float):
     """Context regression and difference-in-change per work; ``result_anomaly`` findings (one BH family)."""
+    from .municipal_data import class_variances  # imports this module: not at the top
+
     kinds = sorted(set(table["kind"]))
     w = _school_means(con, school_id, year, kinds)
     table = table.copy()
     table["dic_se"], table["dic_sd_unit"] = np.nan, np.nan
     short, spread = [], []
+    # every work's class_variance and per-school sums at once, instead of masks and group-bys per work
+    work_keys = ("kind", "subject", "grade")
+    taus = class_variances(w, list(work_keys)) if len(w) else pd.Series(dtype=float)
+    by_year = {k: g.droplevel(list(range(4))) for k, g in
+               _sums(w, (*work_keys, "year", "school_id")).groupby(level=list(range(4)), sort=False)}
+    no_sums = _sums(w.iloc[:0])
+    social = w.groupby("school_id")["social_index"].first()
     for i, r in table.iterrows():
-        key = (w["kind"] == r["kind"]) & (w["subject"] == r["subject"]) & (w["grade"] == r["grade"])
-        tau2 = class_variance(w[key])
-        now, before = (_by_school(w[key & (w["year"] == y)]) for y in (year, year - 1))
+        key = (r["kind"], r["subject"], r["grade"])
+        tau2 = float(taus.get(key, 0.0))
+        year_sums = [by_year.get((*key, y), no_sums) for y in (year, year - 1)]
+        now, before = (_school_rows(x, social) for x in year_sums)
         now, before = now[now["n"] >= MIN_SCHOOL_N], before[before["n"] >= MIN_SCHOOL_N]
         reg = now[now["social_index"].notna()].reset_index(drop=True)
         table.at[i, "n_schools"] = len(reg)
@@ -473,14 +489,13 @@ def municipal_checks(con, table: pd.DataFrame, school_id: str, year: int, alpha:
                 table.at[i, f"context_{k}"] = c[k]
         else:
             short.append(f"{KIND_RU.get(r['kind'], r['kind'])} «{r['subject']}» ({r['grade']} кл.)")
-        sk = [w[key & (w["year"] == y) & (w["school_id"].isin(set(d["school_id"])))] for y, d in
-              ((year, now), (year - 1, before))]
-        sums = [_sums(x) for x in sk]
+        sums = [x[x.index.isin(set(d["school_id"]))] for x, d in zip(year_sums, (now, before), strict=True)]
         tot = [x.sum().to_numpy() for x in sums]
         sd_all = _from_sums(*tot[0])[2] if len(sums[0]) else np.nan
+        rows = [dict(zip(x.index, x.to_numpy(), strict=True)) for x in sums]  # school -> its sums
 
-        def dic_of(sch, sums=sums, tot=tot, tau2=tau2):
-            own = [sums[k].loc[sch].to_numpy() for k in (0, 1)]
+        def dic_of(sch, rows=rows, tot=tot, tau2=tau2):
+            own = [rows[k][sch] for k in (0, 1)]
             groups = [_from_sums(*own[0]), _from_sums(*own[1]), _from_sums(*(tot[0] - own[0])),
                       _from_sums(*(tot[1] - own[1]))]
             if any(g[0] < 2 for g in groups):

@@ -106,12 +106,23 @@ class ContextResult(AnalysisResult):
 
     def plot(self, ax=None):
         import matplotlib.pyplot as plt
-        import seaborn as sns
+        from seaborn import desaturate
 
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 3.5))
-        df = self.table.assign(**{"учебный год": self.table["year"].map(lambda y: f"{y - 1}/{y}")})
-        sns.barplot(df, x="учебный год", y="students", hue="level", ax=ax)
+        # Grouped bars drawn with matplotlib as seaborn's barplot draws them (dodged bars 0.8 wide per year, the
+        # colour cycle at 75 % saturation), without its per-call machinery (a tenth of a second a figure).
+        years = self.table["year"].map(lambda y: f"{y - 1}/{y}")
+        mean = self.table["students"].groupby([years, self.table["level"]], sort=False).mean()
+        cats, levels = list(dict.fromkeys(years)), list(dict.fromkeys(self.table["level"]))
+        colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        width = 0.8 / max(len(levels), 1)
+        for i, level in enumerate(levels):
+            ax.bar(np.arange(len(cats)) - 0.4 + width * (i + 0.5), mean.xs(level, level=1).reindex(cats).to_numpy(),
+                   width, color=desaturate(colors[i % len(colors)], 0.75), label=level)
+        ax.set_xticks(range(len(cats)), cats)
+        ax.set_xlim(-0.5, max(len(cats), 1) - 0.5)
+        ax.set_xlabel("учебный год")
         ax.set_ylabel("обучающихся")
         ax.set_title("Контингент по уровням образования")
         ax.legend(title=None)

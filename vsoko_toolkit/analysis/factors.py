@@ -30,11 +30,11 @@ import pandas as pd
 from ..findings import Cause, Finding, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
-from ..stats.mixed import fit_mixed
+from ..warehouse import fitcache
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import select_optional
 from .base import AnalysisResult
-from .value_added import progress_data
+from .value_added import _data_hash, progress_data
 
 ALPHA = 0.05
 MIN_ROWS = 60
@@ -132,10 +132,37 @@ class FactorResult(AnalysisResult):
         return ax
 
 
+#: The code the municipal fits depend on: a change in any of these makes the saved fits stale (warehouse.fitcache).
+_FIT_MODULES = ("vsoko_toolkit.analysis.factors", "vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed",
+                "vsoko_toolkit.stats._mixed_fast")
+
+
 def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: str = "fast",
                   methods=None) -> FactorResult:
-    """Variance decomposition and adjusted factor effects for ``year`` (see the module docstring)."""
+    """Variance decomposition and adjusted factor effects for ``year`` (see the module docstring).
+
+    The models are the municipality's and do not depend on the school: they are kept beside the warehouse
+    (:mod:`vsoko_toolkit.warehouse.fitcache`, keyed by a hash of the rows read), so the two chapters that show
+    them and the other schools of the municipality fit them once."""
     d = factor_data(con, year)
+    key = ("factor_models", int(year), float(alpha), engine, tuple(methods) if methods else None, _data_hash(d),
+           len(d))
+    saved = fitcache.load(con, key, _FIT_MODULES) if len(d) else None
+    if saved is None:
+        saved = _fit(d, alpha, engine, methods)
+        if len(d):
+            fitcache.save(con, key, _FIT_MODULES, saved)
+    table, variance, models, notes, skipped = saved
+    findings = tuple(_finding(r, school_id, year, len(table)) for r in table[table["flagged"]].itertuples())
+    return FactorResult(table=table, findings=findings, notes=notes, skipped=skipped, variance=variance,
+                        models=models, school_id=school_id, year=int(year))
+
+
+def _fit(d: pd.DataFrame, alpha: float, engine: str, methods) -> tuple:
+    """The municipal part of :func:`factor_models`: ``(table, variance, models, notes, skipped)``."""
+    # imported when a fit is needed, not when a saved one is read
+    from ..stats.mixed import fit_mixed
+
     rows, var_rows, models = [], [], {}
     no_data: dict[str, None] = {}
     for subject in _subjects(d) if len(d) else []:
@@ -177,7 +204,6 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
     table["q_value"] = bh_qvalues(table["p_value"].to_numpy(dtype=float)) if len(table) else []
     table["flagged"] = table["q_value"] < alpha
     variance = pd.DataFrame(var_rows, columns=["subject", "model", "level", "share", "ci_low", "ci_high"])
-    findings = tuple(_finding(r, school_id, year, len(table)) for r in table[table["flagged"]].itertuples())
     notes = [w.message for m in models.values() for k in m.values() for w in k.warnings if w.severity != "info"]
     if models and no_data:
         notes.insert(0, "Без данных в модель не включены факторы: " + "; ".join(
@@ -187,8 +213,7 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
         skipped = (Skipped("factor_models", "модели факторов не построены: нужны годовые отметки (таблица "
                            "period_marks) за этот и прошлый учебный год по одним и тем же ученикам — не меньше "
                            f"{MIN_ROWS} учеников и 3 классов по предмету — и назначения учителей (assignments)"),)
-    return FactorResult(table=table, findings=findings, notes=tuple(notes), skipped=skipped, variance=variance,
-                        models=models, school_id=school_id, year=int(year))
+    return table, variance, models, tuple(notes), skipped
 
 
 def _finding(r, school_id: str, year: int, m: int) -> Finding:

@@ -284,10 +284,11 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def calibration_fit(y: np.ndarray, p: np.ndarray) -> tuple[float, float]:
     """Logistic recalibration ``logit P(y) = a + b * logit(p)``: returns (intercept a, slope b)."""
-    import statsmodels.api as sm
+    from statsmodels.discrete.discrete_model import Logit
+    from statsmodels.tools.tools import add_constant
 
     lp = np.log(np.clip(p, 1e-9, 1 - 1e-9) / (1 - np.clip(p, 1e-9, 1 - 1e-9)))
-    fit = sm.Logit(y, sm.add_constant(lp)).fit(disp=0)
+    fit = Logit(y, add_constant(lp)).fit(disp=0)
     return float(fit.params[0]), float(fit.params[1])
 
 

@@ -157,9 +157,11 @@ class _Data:
         return self.get(("has", table), lambda: has_table(self.con, table))
 
     def va(self) -> pd.DataFrame:
-        from .value_added import value_added
+        def run():  # imported only when chapter 05 did not share its result (the model code is heavy to import)
+            from .value_added import value_added
 
-        return self.get("va", lambda: value_added(self.con, self.school_id, self.year, outcome="auto").tidy())
+            return value_added(self.con, self.school_id, self.year, outcome="auto").tidy()
+        return self.get("va", run)
 
     def offsets(self) -> pd.DataFrame:
         def run():
@@ -200,29 +202,39 @@ class _Data:
             return [tid]
         if tt == "grade" and not tid.isdigit():
             return []
-        grade = "AND grade = ?" if tt == "grade" else ""
-        args = [self.school_id, self.year] + ([int(tid)] if tt == "grade" else [])
         if tt == "teacher" and tid and self.has("assignments"):
             return [r[0] for r in self.con.execute(
                 "SELECT DISTINCT class_id FROM assignments WHERE teacher_id = ? AND year = ? AND subject = ?",
                 [tid, self.year, subj]).fetchall()]
-        return [r[0] for r in self.con.execute(  # classes with year marks: what the results analyses compare
-            f"SELECT DISTINCT class_id FROM period_marks WHERE school_id = ? AND year = ? {grade} ORDER BY 1",
-            args).fetchall()]
+        # classes with year marks: what the results analyses compare (one query for all findings)
+        rows = self.get(("classes", self.year), lambda: self.con.execute(
+            "SELECT DISTINCT class_id, grade FROM period_marks WHERE school_id = ? AND year = ? ORDER BY 1",
+            [self.school_id, self.year]).fetchall())
+        return list(dict.fromkeys(c for c, g in rows if tt != "grade" or g == int(tid)))
+
+    def _assignments(self, year: int) -> tuple[dict, dict]:
+        """The teachers of ``year`` by (subject, class) and by (school, subject): one query per year, not one per
+        check."""
+        def run():
+            by_class, by_school = {}, {}
+            for subject, class_id, school_id, teacher_id in self.con.execute(
+                    "SELECT DISTINCT subject, class_id, school_id, teacher_id FROM assignments WHERE year = ?",
+                    [int(year)]).fetchall():
+                by_class.setdefault((subject, class_id), set()).add(teacher_id)
+                by_school.setdefault((school_id, subject), set()).add(teacher_id)
+            return by_class, by_school
+        return self.get(("assignments", int(year)), run)
 
     def teachers(self, classes: list[str], subject: str, year: int) -> set[str]:
         if not self.has("assignments") or not subject:
             return set()
-        return {r[0] for r in self.con.execute(
-            "SELECT DISTINCT teacher_id FROM assignments WHERE year = ? AND subject = ? AND class_id IN "
-            "(SELECT unnest(?::VARCHAR[]))", [year, subject, classes]).fetchall()}
+        by_class = self._assignments(year)[0]
+        return set().union(*(by_class.get((subject, c), ()) for c in classes))
 
     def subject_teachers(self, subject: str, year: int) -> set[str]:
         if not self.has("assignments"):
             return set()
-        return {r[0] for r in self.con.execute(
-            "SELECT DISTINCT teacher_id FROM assignments WHERE school_id = ? AND year = ? AND subject = ?",
-            [self.school_id, year, subject]).fetchall()}
+        return set(self._assignments(year)[1].get((self.school_id, subject), ()))
 
 
 def _ref_var(rows: pd.DataFrame, cells: list[str], col: str = "ref_var") -> float:
@@ -620,8 +632,9 @@ def _climate_widespread(d: _Data, f: dict, classes: list[str], subject: str, nam
 
 
 def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _Check:
-    import statsmodels.api as sm
     from scipy import stats
+    from statsmodels.genmod import families
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     from .anomalies import SPAN
 
@@ -641,7 +654,7 @@ def _moved(d: _Data, f: dict, classes: list[str], subject: str, name: bool) -> _
                       "число работ сразу под порогом.")
     xc = (x - t0) / SPAN
     X = np.column_stack([np.ones_like(xc), xc, xc ** 2])
-    mu = sm.GLM(y[~window], X[~window], family=sm.families.Poisson()).fit().predict(X)
+    mu = GLM(y[~window], X[~window], family=families.Poisson()).fit().predict(X)
     obs, exp = int(y[below].sum()), float(mu[below].sum())
     at, exp_at = int(y[x == t0].sum()), float(mu[x == t0].sum())
     ev = (f"С баллами {t0 - 3}–{t0 - 1} (сразу под порогом «3») работ {obs}, а по гладкому распределению баллов "

@@ -126,7 +126,7 @@ def _slope(d: pd.DataFrame, methods=None) -> dict:
 
 def _matrix(m: pd.DataFrame) -> tuple[np.ndarray, list[int]]:
     """Students × years matrix of each student's mean year mark in the subject (NaN = no mark that year)."""
-    wide = m.pivot_table(index="student_id", columns="year", values="mark_value", aggfunc="mean")
+    wide = m.groupby(["student_id", "year"])["mark_value"].mean().unstack()  # rows sorted by student_id
     return wide.to_numpy(dtype=float), list(wide.columns)
 
 
@@ -136,7 +136,8 @@ def _decompose(x: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
     ``x`` is students × years (NaN where absent); ``w`` are bootstrap weights, shape (B, students)
     (default: one weight of 1 per student). Returns shape (B, 2).
     """
-    w = np.ones((1, x.shape[0])) if w is None else w
+    # Float weights: an integer matrix (the multinomial draws) would be cast to float at every product below.
+    w = np.ones((1, x.shape[0])) if w is None else np.asarray(w, dtype=float)
     present = ~np.isnan(x)
     xv = np.nan_to_num(x)
     out = np.zeros((w.shape[0], 2))

@@ -167,10 +167,12 @@ def _offences(con, school_id: str, year: int) -> tuple[pd.DataFrame, list]:
     trends = []
     for kind, g in table.groupby("kind"):
         if len(g) >= 3 and g["count"].sum() > 0:
-            import statsmodels.api as sm
+            from statsmodels.genmod import families
+            from statsmodels.genmod.generalized_linear_model import GLM
+            from statsmodels.tools.tools import add_constant
 
-            X = sm.add_constant(g["year"].to_numpy(dtype=float) - year)
-            fit = sm.GLM(g["count"].to_numpy(), X, family=sm.families.Poisson(),
+            X = add_constant(g["year"].to_numpy(dtype=float) - year)
+            fit = GLM(g["count"].to_numpy(), X, family=families.Poisson(),
                          offset=np.log(g["n"].to_numpy(dtype=float))).fit()
             b, se = float(fit.params[1]), float(fit.bse[1])
             trends.append({"kind": kind, "irr": np.exp(b), "irr_lower": np.exp(b - 1.96 * se),
@@ -231,10 +233,11 @@ def _association(con, year: int) -> pd.DataFrame | None:
           LEFT JOIN a ON a.student_id = g.student_id WHERE g.year = ?""", [year, year - 1, year, year]).df()
     if len(d) < 30 or d["active"].nunique() < 2:
         return None
-    import statsmodels.api as sm
+    from statsmodels.regression.linear_model import OLS
+    from statsmodels.tools.tools import add_constant
 
-    X = sm.add_constant(d[["active", "gpa_prev"]].astype(float))
-    fit = sm.OLS(d["gpa"].astype(float), X).fit(cov_type="cluster",
+    X = add_constant(d[["active", "gpa_prev"]].astype(float))
+    fit = OLS(d["gpa"].astype(float), X).fit(cov_type="cluster",
                                                 cov_kwds={"groups": pd.factorize(d["class_id"])[0]})
     lo, hi = fit.conf_int().loc["active"]
     return pd.DataFrame([{"outcome": "gpa", "exposure": "any_activity", "adjusted_for": "gpa_prev",

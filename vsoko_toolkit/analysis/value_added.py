@@ -92,7 +92,6 @@ from ..errors import check_option
 from ..findings import Cause, Finding, Recommendation, Skipped
 from ..report import phrases as ph
 from ..stats.intervals import bh_qvalues
-from ..stats.mixed import fit_mixed
 from ..warehouse import fitcache
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import has_table as _has_table
@@ -268,6 +267,9 @@ def _external_formula(d: pd.DataFrame) -> tuple[pd.DataFrame, str]:
 def _unit_effects(d: pd.DataFrame, formula: str, unit_type: str, engine: str, methods) -> tuple[pd.DataFrame, object]:
     """EB effects of teacher × subject (classes × year nested) or class × subject units. With the default
     optimizers the fit stops once two of them agree (``fit_mixed(early_stop=True)``)."""
+    # imported when a fit is needed, not when a saved one is read
+    from ..stats.mixed import fit_mixed
+
     d = d.copy()
     d["teacher_unit"] = d["teacher_id"] + "|" + d["subject"]
     d["class_unit"] = d["class_id"] + "|" + d["subject"]
