@@ -214,7 +214,7 @@ def external_data(con, year: int, years: int = 3) -> pd.DataFrame:
            AND tot.k > CASE WHEN pmt.prior_mark IS NULL THEN 0 ELSE 1 END
            AND (pz.prior_z IS NOT NULL OR (pmt.prior_mark IS NOT NULL AND pmt.prior_teacher IS DISTINCT FROM
                                                                           asg.teacher_id))
-         ORDER BY cur.school_id, cur.class_id, cur.subject, cur.student_id""",
+         ORDER BY cur.school_id, cur.class_id, cur.subject, cur.student_id, cur.year""",
                        [first - 1, last, first - 1, last - 1, first, last]).df()
 
 
@@ -314,7 +314,7 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     rows read, not of the connection): the schools of one municipality fit once per process, and once per
     warehouse across processes (:mod:`vsoko_toolkit.warehouse.fitcache`, beside the warehouse file)."""
     years = YEARS[outcome] if years is None else int(years)
-    d = journal_data(con, year, years) if outcome == "journal" else external_data(con, year, years)
+    d = _settle(journal_data(con, year, years) if outcome == "journal" else external_data(con, year, years))
     key = (outcome, int(year), engine, tuple(methods) if methods else None, _data_hash(d), len(d))
     if key in _CACHE:
         _CACHE.move_to_end(key)
@@ -342,6 +342,15 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     if len(d):
         fitcache.save(con, key, _FIT_MODULES, (table, models, n_students))
     return table.copy(), dict(models), n_students.copy()
+
+
+def _settle(d: pd.DataFrame) -> pd.DataFrame:
+    """The model's rows with computed floats rounded to 9 decimals. DuckDB's parallel sums (e.g. of the ВПР
+    z-scores) differ in the 16th digit from one read to the next, and an optimizer that stops within its
+    tolerance carries that into the 6th digit of an interval; rounded, the same rows always give the same fit
+    (and the fit cache's key, :func:`_data_hash`, is blind to those bits anyway)."""
+    floats = d.select_dtypes("floating").columns
+    return d.assign(**{c: d[c].round(9) for c in floats}) if len(floats) else d
 
 
 def _data_hash(d: pd.DataFrame) -> int:
