@@ -16,6 +16,12 @@ rows.  With ``A_i = I + D_i G_i'G_i``:
 * the empirical-Bayes (BLUP) effects are ``A_i^{-1} D_i G_i'(y_i - X_i b)`` with
   conditional covariance ``s2 A_i^{-1} D_i``.
 
+When the nested columns are one component of indicators (the value-added models: teacher
+unit + its classes), every ``A_i`` is an arrowhead matrix and is handled by block
+elimination in ``O(m r q^2)`` (:class:`Arrow`, :class:`_ArrowFactor`); otherwise, and for
+the derivatives the optimizers and the Hessian take (:data:`REFERENCE_FOR_DERIVATIVES`),
+by LAPACK on every ``A_i`` (:class:`_DenseFactor`).
+
 The profiled log-likelihoods match statsmodels ``MixedLM.loglike`` term for term
 (same constants), which the tests check.  This module also holds the optional
 fast estimator (the same objective optimised with scipy, without statsmodels)
@@ -788,25 +794,32 @@ def integrated_eb(ss: SuffStats, psi, gam, scale: float, reml: bool,
     while llf(upper) > top - INTEGRATION_DROP and upper < 1e3 * scale:
         upper *= 2.0
     grid = np.linspace(0.0, upper, n_grid)
-    ll = np.full(n_grid, -np.inf)
-    fits: list[GlsFit | None] = [None] * n_grid
-    for i, t in enumerate(grid):  # one factorisation per grid point gives its likelihood and its EB fit
-        core = gls_core(np.array([[t / scale]]), gam, ss)
-        if core is not None:
-            ll[i] = _full_from_core(scale, core[0], core[1], ss, reml)
-            fits[i] = _fit_from_core(core, ss, reml)
-    w = np.exp(ll - np.nanmax(ll))
-    w[~np.isfinite(w)] = 0.0
-    w[[0, -1]] *= 0.5  # trapezoid rule
-    w /= w.sum()
+    # one factorisation per grid point gives its likelihood and its EB fit; the moments are summed on the
+    # way with weights relative to the likelihood at the estimate (normalised at the end), so no grid
+    # point's effects are kept
+    total, ref = 0.0, top if np.isfinite(top) else -np.inf
     mean = np.zeros(ss.kind.shape)
     second = np.zeros(ss.kind.shape)
-    for fit, wt in zip(fits, w, strict=True):
-        if wt < 1e-12:
+    for i, t in enumerate(grid):
+        core = gls_core(np.array([[t / scale]]), gam, ss)
+        if core is None:
             continue
+        ll = _full_from_core(scale, core[0], core[1], ss, reml)
+        if not np.isfinite(ll):
+            continue
+        if ll > ref:  # a new reference: rescale what is summed so far
+            shrink = np.exp(ref - ll)
+            total, mean, second, ref = total * shrink, mean * shrink, second * shrink, ll
+        wt = np.exp(ll - ref) * (0.5 if i in (0, n_grid - 1) else 1.0)  # trapezoid rule
+        if wt == 0.0:
+            continue
+        fit = _fit_from_core(core, ss, reml)
         pev = fit.blup_pev * (scale / fit.scale)  # residual variance held at its estimate
+        total += wt
         mean += wt * fit.blup
         second += wt * (pev + fit.blup**2)
+    mean /= total
+    second /= total
     return mean, np.clip(second - mean**2, 0, None)
 
 
