@@ -386,9 +386,12 @@ def test_structured_solver_needs_one_indicator_component(nested_data):
     none = core.suff_stats(core.design_from_formula(d, "y ~ x", "school", "1", {}))
     assert none.arrow is not None and none.arrow.c12.shape[2] == 0  # random intercepts alone
     model = MixedLM.from_formula("y ~ x", d, groups="school", re_formula="1",
-                                 vc_formula={"class": "0 + x:C(class_id)"})  # not an indicator
+                                 vc_formula={"class": "0 + x:C(class_id)"})  # weighted, one column a row
     weighted = core.suff_stats(core.design_from_statsmodels(model, ["Intercept"]))
-    assert core.arrow_blocks(weighted.gtg, weighted.kind, 1, 1) is not None or weighted.arrow is None
+    assert weighted.arrow is not None  # the nested block is still diagonal: the structured path holds
+    for gam in (0.3, 2.0):
+        assert core.profiled_llf(np.eye(1) * 0.4, np.array([gam]), weighted, True) == pytest.approx(
+            core.profiled_llf(np.eye(1) * 0.4, np.array([gam]), core.dense_only(weighted), True), rel=1e-12)
     gtg = weighted.gtg.copy()
     gtg[0, 1, 2] = gtg[0, 2, 1] = 1.0  # a non-diagonal nested block
     assert core.arrow_blocks(gtg, weighted.kind, 1, 1) is None
