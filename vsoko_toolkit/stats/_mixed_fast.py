@@ -648,7 +648,7 @@ def fast_candidate(ss: SuffStats, method: str, theta0: np.ndarray, reml: bool, m
         theta = res.x
     converged = bool(res.success) or _grad_small(objective, theta, ss.n)
     psi, gam = unpack_theta(theta, ss.q)
-    return theta, profiled_llf(psi, gam, ss, reml), converged
+    return theta, profiled_llf(psi, gam, ref, reml), converged  # the llf that ranks the candidates, too
 
 
 def _grad_small(objective, theta, n: int, tol: float = 1e-3) -> bool:
