@@ -319,3 +319,134 @@ def test_early_stop_keeps_the_optimum_of_all_optimizers(nested_data, engine):
     assert abs(fast.llf - full.llf) < 1e-3
     np.testing.assert_allclose(fast.fixed["estimate"], full.fixed["estimate"], atol=1e-4)
     np.testing.assert_allclose(fast.variance["estimate"], full.variance["estimate"], rtol=1e-3)
+
+
+# ------------------------------------------------ structured (arrowhead) solver vs dense
+def unbalanced(seed=1, n_schools=25):
+    """Schools with 1..7 classes of 1..40 students (padding in most groups), a slope covariate."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n_schools):
+        for c in range(rng.integers(1, 8)):
+            rows += [(s, f"{s}-{c}")] * int(rng.integers(1, 41))
+    d = pd.DataFrame(rows, columns=["school", "class_id"])
+    d["x"] = rng.normal(size=len(d))
+    d["prior"] = rng.normal(size=len(d))
+    codes = pd.factorize(d.class_id)[0]
+    d["y"] = (0.5 * d.prior + rng.normal(0, 0.5, n_schools)[d.school] * (1 + 0.3 * d.x)
+              + rng.normal(0, 0.4, codes.max() + 1)[codes] + rng.normal(size=len(d)))
+    return d
+
+
+def _both_paths(data, re_formula):
+    ss = core.suff_stats(core.design_from_formula(data, "y ~ prior + x", "school", re_formula,
+                                                  {"class": "class_id"}))
+    assert ss.arrow is not None
+    return ss, core.dense_only(ss)
+
+
+def _variances(q, rng):
+    a = rng.normal(size=(q, q)) * 0.6
+    return [(a @ a.T + 0.05 * np.eye(q), np.array([0.3])), (np.eye(q) * 2.0, np.array([0.0])),
+            (np.zeros((q, q)), np.array([1.5])), (a @ a.T * 10, np.array([1e-4]))]
+
+
+@pytest.mark.parametrize("re_formula", ["1", "1 + x"], ids=["intercept", "slope"])
+@pytest.mark.parametrize("which", ["nested_data", "unbalanced"])
+def test_structured_solver_equals_dense(nested_data, which, re_formula):
+    """Block elimination on the arrowhead A = I + D G'G gives the dense LAPACK numbers to ~1e-10."""
+    data = nested_data if which == "nested_data" else unbalanced()
+    arrow, dense = _both_paths(data, re_formula)
+    q = arrow.q
+    if which == "unbalanced":
+        assert (arrow.kind == -1).any()  # padding columns are part of the test
+    for psi, gam in _variances(q, np.random.default_rng(2)):
+        ld_a, M_a, fac_a, sol_a = core.gls_core(psi, gam, arrow)
+        ld_d, M_d, fac_d, sol_d = core.gls_core(psi, gam, dense)
+        assert isinstance(fac_a, core._ArrowFactor) and isinstance(fac_d, core._DenseFactor)
+        assert ld_a == pytest.approx(ld_d, rel=1e-12, abs=1e-10)
+        np.testing.assert_allclose(M_a, M_d, rtol=1e-10, atol=1e-10 * np.abs(M_d).max())
+        np.testing.assert_allclose(sol_a, sol_d, rtol=1e-10, atol=1e-12 * np.abs(sol_d).max())
+        np.testing.assert_allclose(fac_a.diag_d(), fac_d.diag_d(), rtol=1e-10, atol=1e-14)
+        for reml in (True, False):
+            assert core.profiled_llf(psi, gam, arrow, reml) == pytest.approx(
+                core.profiled_llf(psi, gam, dense, reml), rel=1e-12)
+            a, d = core.gls_fit(psi, gam, arrow, reml), core.gls_fit(psi, gam, dense, reml)
+            for f in ("beta", "cov_beta", "scale", "llf", "blup", "blup_var", "blup_pev"):
+                want = np.asarray(getattr(d, f))
+                np.testing.assert_allclose(getattr(a, f), want, rtol=1e-10,
+                                           atol=1e-12 * max(1.0, np.abs(want).max()), err_msg=f)
+
+
+def test_structured_solver_needs_one_indicator_component(nested_data):
+    d = nested_data.assign(teacher_id=nested_data.class_id % 2)
+    two = core.suff_stats(core.design_from_formula(d, "y ~ x", "school", "1",
+                                                   {"class": "class_id", "teacher": "teacher_id"}))
+    assert two.arrow is None  # two nested components: the dense path
+    none = core.suff_stats(core.design_from_formula(d, "y ~ x", "school", "1", {}))
+    assert none.arrow is not None and none.arrow.c12.shape[2] == 0  # random intercepts alone
+    model = MixedLM.from_formula("y ~ x", d, groups="school", re_formula="1",
+                                 vc_formula={"class": "0 + x:C(class_id)"})  # weighted, one column a row
+    weighted = core.suff_stats(core.design_from_statsmodels(model, ["Intercept"]))
+    assert weighted.arrow is not None  # the nested block is still diagonal: the structured path holds
+    for gam in (0.3, 2.0):
+        assert core.profiled_llf(np.eye(1) * 0.4, np.array([gam]), weighted, True) == pytest.approx(
+            core.profiled_llf(np.eye(1) * 0.4, np.array([gam]), core.dense_only(weighted), True), rel=1e-12)
+    gtg = weighted.gtg.copy()
+    gtg[0, 1, 2] = gtg[0, 2, 1] = 1.0  # a non-diagonal nested block
+    assert core.arrow_blocks(gtg, weighted.kind, 1, 1) is None
+
+
+@pytest.mark.parametrize("which", ["nested_data", "unbalanced"])
+def test_whole_fit_is_the_same_on_both_paths(nested_data, which, monkeypatch):
+    """fit_mixed (optimizers, inference, EB effects, integrated EB) with and without the structured solver: the
+    optimizers and the Hessian run on the reference arithmetic in both (REFERENCE_FOR_DERIVATIVES), so only the
+    solver differs; ~1e-10 relative (the Kackar-Harville term differentiates the EB effects numerically)."""
+    data = nested_data if which == "nested_data" else unbalanced()
+    kw = dict(groups="school", vc_formula=NESTED, engine="fast", integrate_eb=True)
+    fast = fit_mixed(data, "y ~ prior + x", **kw)
+    monkeypatch.setattr(core, "arrow_blocks", lambda *a: None)
+    dense = fit_mixed(data, "y ~ prior + x", **kw)
+    assert fast.llf == pytest.approx(dense.llf, rel=1e-10)
+    assert fast.warning_codes == dense.warning_codes
+    for name in ("fixed", "variance", "icc", "random_effects"):
+        a, b = getattr(fast, name), getattr(dense, name)
+        num = a.select_dtypes("number").columns
+        pd.testing.assert_frame_equal(a.drop(columns=num), b.drop(columns=num))
+        np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), rtol=1e-9, atol=1e-11,
+                                   err_msg=name)
+
+
+# ------------------------------------------------------- design matrices without patsy
+@pytest.mark.parametrize("formula", ["y ~ prior + x", "y ~ 1", "y ~ x", "y ~ 1 + prior"])
+def test_plain_formula_design_equals_patsy(nested_data, formula):
+    import patsy
+
+    plain = core.plain_matrices(nested_data, formula)
+    assert plain is not None
+    y, X = patsy.dmatrices(formula, nested_data, return_type="dataframe")
+    np.testing.assert_array_equal(plain[0], y.to_numpy().ravel())
+    np.testing.assert_array_equal(plain[1], X.to_numpy())
+    assert plain[2] == list(X.columns)
+
+
+@pytest.mark.parametrize("formula", ["y ~ C(school) + x", "y ~ x + I(x**2)", "y ~ flag", "y ~ x - 1",
+                                     "y ~ x + x", "y ~ missing_col", "y ~ x:prior"])
+def test_other_formulas_go_to_patsy(nested_data, formula):
+    assert core.plain_matrices(nested_data.assign(flag=nested_data.x > 0), formula) is None
+
+
+def test_categorical_columns_give_patsy_s_matrices(nested_data):
+    """String and integer columns inside C() become pandas categoricals for patsy: same matrix, same names."""
+    import patsy
+
+    d = nested_data.assign(subject=np.where(nested_data.x > 0, "Математика", "Русский язык"),
+                           grade=nested_data.class_id + 5, unit=nested_data.school.astype(str) + "|a")
+    d["subject"] = d["subject"].astype("string")
+    for formula in ["y ~ prior + C(subject) * prior + C(grade)", "y ~ C(grade) + grade", "y ~ C(unit) + x",
+                    "y ~ C(grade, Treatment(7)) + C(subject)"]:
+        y, X = patsy.dmatrices(formula, d, return_type="dataframe")
+        des = core.design_from_formula(d, formula, "school", "1", {})
+        assert list(des.x_names) == list(X.columns), formula
+        np.testing.assert_array_equal(des.X, X.to_numpy())
+        np.testing.assert_array_equal(des.y, y.to_numpy().ravel())

@@ -16,6 +16,12 @@ rows.  With ``A_i = I + D_i G_i'G_i``:
 * the empirical-Bayes (BLUP) effects are ``A_i^{-1} D_i G_i'(y_i - X_i b)`` with
   conditional covariance ``s2 A_i^{-1} D_i``.
 
+When the nested columns are one component of indicators (the value-added models: teacher
+unit + its classes), every ``A_i`` is an arrowhead matrix and is handled by block
+elimination in ``O(m r q^2)`` (:class:`Arrow`, :class:`_ArrowFactor`); otherwise, and for
+the derivatives the optimizers and the Hessian take (:data:`REFERENCE_FOR_DERIVATIVES`),
+by LAPACK on every ``A_i`` (:class:`_DenseFactor`).
+
 The profiled log-likelihoods match statsmodels ``MixedLM.loglike`` term for term
 (same constants), which the tests check.  This module also holds the optional
 fast estimator (the same objective optimised with scipy, without statsmodels)
@@ -27,11 +33,12 @@ log-likelihood with the fixed effects profiled out).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import patsy
+import patsy.builtins
 import scipy.sparse as sp
 from scipy import optimize
 from statsmodels.tools.numdiff import approx_hess3
@@ -73,6 +80,26 @@ class SuffStats:
     gtx: np.ndarray  # (m, r, p)
     gty: np.ndarray  # (m, r)
     kind: np.ndarray  # (m, r), -1 for padding
+    arrow: Arrow | None = None  # blocks of G'G for the structured solver (None: dense path only)
+
+
+@dataclass(frozen=True)
+class Arrow:
+    """``G_i'G_i`` of every group as "q outer terms + indicators of one nested component".
+
+    With one nested component whose columns are indicators (each row in at most one
+    unit), the nested block of ``G_i'G_i`` is diagonal (the unit sizes), so
+    ``A_i = I + D_i G_i'G_i`` is an arrowhead matrix: a dense ``q x q`` corner, a
+    ``q x k`` border and a diagonal.  Block elimination (Schur complement on the
+    corner) then solves, factorises and inverts it in ``O(r q^2)`` instead of
+    ``O(r^3)``.  Padding columns (kind -1) have zero border and size: their
+    diagonal entry of ``A_i`` is 1, as on the dense path.
+    """
+
+    c11: np.ndarray  # (m, q, q) outer block Z'Z
+    c12: np.ndarray  # (m, q, k) border Z'N
+    size: np.ndarray  # (m, k) diagonal of N'N (unit sizes; 0 for padding)
+    nested: np.ndarray  # (m, k) True for a nested unit column, False for padding
 
 
 def parse_nested_vc(vc_formula: dict[str, str] | None) -> dict[str, str] | None:
@@ -151,16 +178,103 @@ def _assemble(y, X, x_names, g_codes, g_labels, Z, re_names, vc_codes, vc_names,
                    kinds, units)
 
 
+_PLAIN_FORMULA = re.compile(r"^\s*([A-Za-z_]\w*)\s*~\s*(.+?)\s*$")
+_NAME = re.compile(r"^[A-Za-z_]\w*$")
+_C_COLUMN = re.compile(r"\bC\(\s*([A-Za-z_]\w*)\s*\)")
+
+
+def _numeric(col: pd.Series) -> bool:
+    """A column patsy treats as numeric (bool columns are categorical to patsy)."""
+    return pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)
+
+
+def plain_matrices(data: pd.DataFrame, formula: str):
+    """``(y, X, x_names)`` of ``y ~ a + b + ...`` (or ``y ~ 1``) over numeric columns, built with
+    numpy exactly as patsy would ("Intercept" first, then the terms in order); None for any
+    other formula (patsy builds those)."""
+    match = _PLAIN_FORMULA.match(formula)
+    if match is None:
+        return None
+    lhs, rhs = match.groups()
+    terms = [t.strip() for t in rhs.split("+")]
+    if terms == ["1"]:
+        terms = []
+    elif terms[:1] == ["1"]:
+        terms = terms[1:]
+    names = [lhs, *terms]
+    if (len(set(terms)) != len(terms) or lhs in terms
+            or not all(_NAME.match(t) and t in data.columns and _numeric(data[t]) for t in names)):
+        return None
+    cols = [data[t].to_numpy(dtype=float) for t in names]
+    if not all(np.isfinite(c).all() for c in cols):
+        return None  # patsy raises on missing values; let it say so
+    X = np.empty((len(data), len(cols)), order="F")  # patsy's layout: products with X keep their last bits
+    X[:, 0] = 1.0
+    for j, col in enumerate(cols[1:], start=1):
+        X[:, j] = col
+    return cols[0], X, ["Intercept", *terms]
+
+
+def _fast_c(data, contrast=None, levels=None):
+    """patsy's ``C()``, except that a pandas categorical without options is passed through as it is
+    (patsy's ``C()`` box makes it convert the column value by value)."""
+    if contrast is None and levels is None and isinstance(getattr(data, "dtype", None), pd.CategoricalDtype):
+        return data
+    return patsy.builtins.C(data, contrast, levels)
+
+
+def _categorical_data(data: pd.DataFrame, formula: str):
+    """``data`` for patsy, with every column used only as ``C(column)`` turned into a pandas categorical.
+
+    Patsy then takes the levels and codes from the categorical instead of testing every value
+    one by one (the slow part of a formula with string columns).  The categories are the sorted
+    distinct values, patsy's own order, and the formula text is unchanged, so the matrices and
+    their column names are the same (``tests/test_mixed_engine.py`` checks it).  Returns
+    ``data`` itself when there is nothing to convert, else a dict of columns with ``C`` bound
+    to :func:`_fast_c`.
+    """
+    if "C" in data.columns:
+        return data
+    bare = _C_COLUMN.sub(" ", formula)
+    out = {}
+    for col in sorted(set(_C_COLUMN.findall(formula))):
+        if col not in data.columns or re.search(rf"(?<![\w.]){re.escape(col)}(?!\w)", bare):
+            continue
+        values = data[col]
+        integer = isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu"
+        if not (integer or pd.api.types.is_string_dtype(values.dtype)) or values.isna().any():
+            continue
+        raw = values.to_numpy() if integer else values.to_numpy(dtype=object)
+        if not integer and not all(isinstance(v, str) for v in pd.unique(raw)):
+            continue  # mixed types: patsy sorts them its own way
+        out[col] = pd.Series(pd.Categorical(raw), index=data.index, name=col)
+    if not out:
+        return data
+    return {**{c: data[c] for c in data.columns}, **out, "C": _fast_c}
+
+
 def design_from_formula(data: pd.DataFrame, formula: str, groups: str, re_formula: str | None,
                         vc_columns: dict[str, str]) -> Design:
-    """Build the design with patsy (no statsmodels); vc components are nested intercepts."""
-    y, X = patsy.dmatrices(formula, data, return_type="dataframe", NA_action="raise")
-    Z = patsy.dmatrix(re_formula or "1", data, return_type="dataframe", NA_action="raise")
+    """Build the design (no statsmodels); vc components are nested intercepts.
+
+    A plain formula of numeric columns (``y ~ a + b``) with a random intercept only is built
+    with numpy (:func:`plain_matrices`); anything else with patsy.
+    """
+    plain = plain_matrices(data, formula) if (re_formula or "1").strip().lstrip("~").strip() == "1" else None
+    if plain is not None:
+        y, X, x_names = plain
+        Z, z_names = np.ones((len(data), 1)), ["Intercept"]
+    else:
+        y_df, X_df = patsy.dmatrices(formula, _categorical_data(data, formula), return_type="dataframe",
+                                     NA_action="raise")
+        Z_df = patsy.dmatrix(re_formula or "1", data, return_type="dataframe", NA_action="raise")
+        y, X, x_names = y_df.to_numpy().ravel(), X_df.to_numpy(), list(X_df.columns)
+        Z, z_names = Z_df.to_numpy(), list(Z_df.columns)
     g_codes, g_labels = pd.factorize(data[groups], sort=True)
     vc_codes = [pd.factorize(data[col], sort=True)[0] for col in vc_columns.values()]
     vc_units = [data[col].to_numpy() for col in vc_columns.values()]
-    return _assemble(y.to_numpy().ravel(), X.to_numpy(), X.columns, g_codes, np.asarray(g_labels),
-                     Z.to_numpy(), list(Z.columns), vc_codes, list(vc_columns), vc_units)
+    return _assemble(y, X, x_names, g_codes, np.asarray(g_labels), Z, z_names, vc_codes, list(vc_columns),
+                     vc_units)
 
 
 def design_from_statsmodels(model, re_names: list[str]) -> Design:
@@ -210,7 +324,36 @@ def suff_stats(design: Design) -> SuffStats:
     kind = np.full((m, r), -1)
     kind[design.col_group, design.col_local] = design.col_kind
     return SuffStats(n=len(y), p=X.shape[1], q=q, k=k, xtx=X.T @ X, xty=X.T @ y,
-                     yty=float(y @ y), gtg=gtg, gtx=gtx, gty=gty, kind=kind)
+                     yty=float(y @ y), gtg=gtg, gtx=gtx, gty=gty, kind=kind,
+                     arrow=arrow_blocks(gtg, kind, q, k))
+
+
+def arrow_blocks(gtg: np.ndarray, kind: np.ndarray, q: int, k: int) -> Arrow | None:
+    """The :class:`Arrow` blocks of ``gtg`` when its structure allows, else None (dense path).
+
+    Needs at most one nested component, the outer terms in the first ``q`` columns of
+    every group, only that component's columns (or padding) after them, and a diagonal
+    nested block of ``G'G``.
+    """
+    m, r = kind.shape
+    if q == 0 or k > 1 or r < q:
+        return None
+    head, tail = kind[:, :q], kind[:, q:]
+    if not (np.all((head == np.arange(q)) | (head == -1)) and np.all((tail == q) | (tail == -1))):
+        return None
+    block = gtg[:, q:, q:]
+    size = np.diagonal(block, axis1=1, axis2=2).copy()
+    if np.count_nonzero(block) != np.count_nonzero(size):
+        return None
+    nested = tail == q
+    if np.any(size[~nested] != 0) or np.any(gtg[:, :q, q:][np.broadcast_to(~nested[:, None, :], (m, q, r - q))]):
+        return None
+    return Arrow(c11=gtg[:, :q, :q].copy(), c12=gtg[:, :q, q:].copy(), size=size, nested=nested)
+
+
+def dense_only(ss: SuffStats) -> SuffStats:
+    """The same statistics without the structured solver (reference path for the tests)."""
+    return replace(ss, arrow=None)
 
 
 def build_d(psi: np.ndarray, gam: np.ndarray, ss: SuffStats) -> np.ndarray:
@@ -226,18 +369,105 @@ def build_d(psi: np.ndarray, gam: np.ndarray, ss: SuffStats) -> np.ndarray:
     return D
 
 
+class _DenseFactor:
+    """``A_i = I + D_i G_i'G_i`` of every group, solved densely with LAPACK (any structure)."""
+
+    def __init__(self, psi, gam, ss: SuffStats):
+        self.D = build_d(psi, gam, ss)
+        self.A = np.eye(self.D.shape[1])[None] + self.D @ ss.gtg
+        self.sign, self.logdet = np.linalg.slogdet(self.A)
+
+    def solve_d(self, rhs: np.ndarray) -> np.ndarray:
+        """``A_i^-1 D_i rhs_i`` for ``rhs`` of shape (m, r, s)."""
+        return np.linalg.solve(self.A, self.D @ rhs)
+
+    def diag_d(self) -> np.ndarray:
+        """Diagonal of ``A_i^-1 D_i``, shape (m, r)."""
+        return np.diagonal(np.linalg.solve(self.A, self.D), axis1=1, axis2=2)
+
+
+class _ArrowFactor:
+    """The same for an arrowhead ``A_i`` (see :class:`Arrow`), by block elimination.
+
+    With ``D_i = blockdiag(Psi, diag(g))`` the blocks of ``A_i`` are ``P = I + Psi C11``,
+    ``Q = Psi C12``, ``R = diag(g) C12'`` and the diagonal ``L = 1 + g * size``; the Schur
+    complement ``S = P - Q L^-1 R`` is ``q x q``, ``|A_i| = |S| prod(L)`` and
+    ``A_i^-1 [b1; b2] = [x1; L^-1 (b2 - R x1)]`` with ``x1 = S^-1 (b1 - Q L^-1 b2)``.
+    """
+
+    def __init__(self, psi, gam, ss: SuffStats):
+        arrow, q = ss.arrow, ss.q
+        self.q, self.psi = q, np.asarray(psi, float).reshape(q, q)
+        self.g = np.where(arrow.nested, float(gam[0]) if len(gam) else 0.0, 0.0)  # (m, k)
+        self.L = 1.0 + self.g * arrow.size
+        self.Q = np.matmul(self.psi, arrow.c12)  # (m, q, k)
+        self.RL = (self.g / self.L)[:, :, None] * np.swapaxes(arrow.c12, 1, 2)  # L^-1 R, (m, k, q)
+        self.S = np.eye(q)[None] + np.matmul(self.psi, arrow.c11) - self.Q @ self.RL
+        sign_s, logdet_s = np.linalg.slogdet(self.S) if q else (np.ones(len(self.L)), np.zeros(len(self.L)))
+        self.sign = sign_s * np.prod(np.sign(self.L), axis=1)
+        self.logdet = logdet_s + np.log(np.abs(self.L)).sum(axis=1)
+
+    def _solve_s(self, rhs: np.ndarray, transposed: bool = False) -> np.ndarray:
+        """``S^-1 rhs`` (or ``S'^-1 rhs``) for every group."""
+        if self.q == 1:  # a 1 x 1 solve is a division (as LAPACK does it)
+            return rhs / self.S
+        return np.linalg.solve(np.swapaxes(self.S, 1, 2) if transposed else self.S, rhs)
+
+    def solve_d(self, rhs: np.ndarray) -> np.ndarray:
+        """``A_i^-1 D_i rhs_i`` for ``rhs`` of shape (m, r, s)."""
+        q = self.q
+        b1 = np.matmul(self.psi, rhs[:, :q])
+        y2 = (self.g / self.L)[:, :, None] * rhs[:, q:]  # L^-1 D b2
+        x1 = self._solve_s(b1 - self.Q @ y2)
+        return np.concatenate([x1, y2 - self.RL @ x1], axis=1)
+
+    def diag_d(self) -> np.ndarray:
+        """Diagonal of ``A_i^-1 D_i``: ``S^-1 Psi`` on the outer block, ``g / L (1 + (L^-1 R S^-1 Q)_jj)``
+        on the nested one."""
+        top = np.diagonal(self._solve_s(np.broadcast_to(self.psi, self.S.shape)), axis1=1, axis2=2)
+        w = np.swapaxes(self._solve_s(np.swapaxes(self.RL, 1, 2), transposed=True), 1, 2)  # L^-1 R S^-1
+        bottom = self.g / self.L * (1.0 + np.einsum("mja,maj->mj", w, self.Q))
+        return np.concatenate([top, bottom], axis=1)
+
+
+def factorise(psi, gam, ss: SuffStats):
+    """``A_i`` of every group: structured when ``ss.arrow`` is set, dense otherwise."""
+    return (_ArrowFactor if ss.arrow is not None else _DenseFactor)(psi, gam, ss)
+
+
 def gls_core(psi: np.ndarray, gam: np.ndarray, ss: SuffStats):
-    """Return ``(log|V/s2|, M, A, D)`` with ``M = [X y]' (V/s2)^{-1} [X y]``, or None if V is not PD."""
-    D = build_d(psi, gam, ss)
-    A = np.eye(D.shape[1])[None] + D @ ss.gtg
-    sign, logdet = np.linalg.slogdet(A)
-    if not np.all(sign > 0) or not np.all(np.isfinite(logdet)):
+    """Return ``(log|V/s2|, M, F, sol)`` with ``M = [X y]' (V/s2)^{-1} [X y]``, the factorisation
+    ``F`` of ``A_i`` and ``sol = A_i^-1 D_i [G_i'X G_i'y]``; None if V is not PD."""
+    fac = factorise(psi, gam, ss)
+    if not np.all(fac.sign > 0) or not np.all(np.isfinite(fac.logdet)):
         return None
     B = np.concatenate([ss.gtx, ss.gty[:, :, None]], axis=2)
-    sol = np.linalg.solve(A, D @ B)
+    sol = fac.solve_d(B)
     M = np.block([[ss.xtx, ss.xty[:, None]], [ss.xty[None, :], np.array([[ss.yty]])]])
-    M = M - np.einsum("mra,mrb->ab", B, sol)
-    return float(logdet.sum()), M, A, D
+    if isinstance(fac, _DenseFactor):  # the reference arithmetic, bit for bit (see fast_candidate)
+        M = M - np.einsum("mra,mrb->ab", B, sol)
+    else:
+        M = M - _cross(B, sol)
+    return float(fac.logdet.sum()), M, fac, sol
+
+
+_CROSS_BLOCK = 2**17  # rows x columns^2 of one product: small enough for a single-threaded BLAS call
+
+
+def _cross(B: np.ndarray, S: np.ndarray) -> np.ndarray:
+    """``sum_i B_i' S_i`` over groups, as matrix products over blocks of rows.
+
+    One product over all rows would be several times faster on an idle machine, but BLAS
+    runs it on all cores, and with other processes on them (two batch workers on two cores)
+    its threads wait on each other: 10-30x slower.  Blocks this small stay single-threaded
+    (OpenBLAS threads a product from m n k > 2^18) and still beat ``einsum`` 3-5x.
+    """
+    b, s = B.reshape(-1, B.shape[-1]), S.reshape(-1, S.shape[-1])
+    step = max(1, _CROSS_BLOCK // max(1, b.shape[1] * s.shape[1]))
+    out = np.zeros((b.shape[1], s.shape[1]))
+    for i in range(0, len(b), step):
+        out += b[i:i + step].T @ s[i:i + step]
+    return out
 
 
 def _gls_parts(M: np.ndarray, p: int):
@@ -248,17 +478,27 @@ def _gls_parts(M: np.ndarray, p: int):
     return beta, qf, (ld_x if sign > 0 else np.nan)
 
 
-def profiled_llf(psi, gam, ss: SuffStats, reml: bool) -> float:
-    """(RE)ML log-likelihood with ``s2`` and ``b`` profiled out (statsmodels' convention)."""
-    core = gls_core(psi, gam, ss)
-    if core is None:
-        return -np.inf
-    logdet, M, _, _ = core
+def _profiled_from_core(logdet: float, M: np.ndarray, ss: SuffStats, reml: bool) -> float:
     _, qf, ld_x = _gls_parts(M, ss.p)
     if qf <= 0:
         return -np.inf
     dof = ss.n - ss.p if reml else ss.n
     llf = -0.5 * (dof * (_LOG2PI + np.log(qf / dof)) + logdet + dof)
+    return float(llf - 0.5 * ld_x) if reml else float(llf)
+
+
+def profiled_llf(psi, gam, ss: SuffStats, reml: bool) -> float:
+    """(RE)ML log-likelihood with ``s2`` and ``b`` profiled out (statsmodels' convention)."""
+    core = gls_core(psi, gam, ss)
+    if core is None:
+        return -np.inf
+    return _profiled_from_core(core[0], core[1], ss, reml)
+
+
+def _full_from_core(s2: float, logdet: float, M: np.ndarray, ss: SuffStats, reml: bool) -> float:
+    _, qf, ld_x = _gls_parts(M, ss.p)
+    dof = ss.n - ss.p if reml else ss.n
+    llf = -0.5 * (dof * (_LOG2PI + np.log(s2)) + logdet + qf / s2)
     return float(llf - 0.5 * ld_x) if reml else float(llf)
 
 
@@ -269,11 +509,7 @@ def full_llf(s2, psi_abs, gam_abs, ss: SuffStats, reml: bool) -> float:
     core = gls_core(psi_abs / s2, gam_abs / s2, ss)
     if core is None:
         return -np.inf
-    logdet, M, _, _ = core
-    _, qf, ld_x = _gls_parts(M, ss.p)
-    dof = ss.n - ss.p if reml else ss.n
-    llf = -0.5 * (dof * (_LOG2PI + np.log(s2)) + logdet + qf / s2)
-    return float(llf - 0.5 * ld_x) if reml else float(llf)
+    return _full_from_core(s2, core[0], core[1], ss, reml)
 
 
 @dataclass(frozen=True)
@@ -291,20 +527,29 @@ class GlsFit:
 
 def gls_fit(psi, gam, ss: SuffStats, reml: bool) -> GlsFit:
     """GLS fixed effects, scale, log-likelihood and EB effects at given relative variances."""
-    logdet, M, A, D = gls_core(psi, gam, ss)
+    return _fit_from_core(gls_core(psi, gam, ss), ss, reml)
+
+
+def _fit_from_core(core, ss: SuffStats, reml: bool) -> GlsFit:
+    logdet, M, fac, sol = core
     beta, qf, _ = _gls_parts(M, ss.p)
     scale = qf / (ss.n - ss.p if reml else ss.n)
-    resid = ss.gty - np.einsum("mrp,p->mr", ss.gtx, beta)
-    blup = np.linalg.solve(A, np.einsum("mrs,ms->mr", D, resid)[:, :, None])[:, :, 0]
-    cond = np.linalg.solve(A, D)
-    blup_var = scale * np.clip(np.diagonal(cond, axis1=1, axis2=2), 0, None)
+    H = sol[:, :, : ss.p]  # A^-1 D G'X
+    blup = sol[:, :, ss.p] - H @ beta  # A^-1 D G'(y - X b)
+    blup_var = scale * np.clip(fac.diag_d(), 0, None)
     cov_beta = scale * np.linalg.inv(M[: ss.p, : ss.p])
     # Henderson's C22: u_hat - u = (conditional error) - H (b_hat - b) with H = A^-1 D G'X, the two
     # parts independent, so PEV = s2 A^-1 D + H Cov(b_hat) H' (diagonal only).
-    H = np.linalg.solve(A, D @ ss.gtx)
-    pev = blup_var + np.clip(np.einsum("mrp,pq,mrq->mr", H, cov_beta, H), 0, None)
-    return GlsFit(beta=beta, cov_beta=cov_beta, scale=scale, llf=profiled_llf(psi, gam, ss, reml),
+    pev = blup_var + np.clip(np.einsum("mrp,mrp->mr", H @ cov_beta, H), 0, None)
+    return GlsFit(beta=beta, cov_beta=cov_beta, scale=scale, llf=_profiled_from_core(logdet, M, ss, reml),
                   blup=blup, blup_var=blup_var, blup_pev=pev)
+
+
+def gls_blup(psi, gam, ss: SuffStats) -> np.ndarray:
+    """EB effects alone (``gls_fit(...).blup`` without the variances), (m, r)."""
+    _, M, _, sol = gls_core(psi, gam, ss)
+    beta = np.linalg.solve(M[: ss.p, : ss.p], M[: ss.p, ss.p])
+    return sol[:, :, ss.p] - sol[:, :, : ss.p] @ beta
 
 
 def unpack_theta(theta: np.ndarray, q: int) -> tuple[np.ndarray, np.ndarray]:
@@ -363,14 +608,32 @@ def start_theta(design: Design, ss: SuffStats) -> np.ndarray:
     return pack_theta(psi, np.array(ratios[ss.q:]))
 
 
+#: The optimizers and the observed information (numerical Hessian) evaluate the likelihood with the dense
+#: reference arithmetic (LAPACK on every A_i), not the structured solver.  Both agree to ~1e-14 relative, but
+#: an optimizer with finite-difference gradients turns such differences into another path and another
+#: stopping point within its tolerance (estimates moved by up to ~1e-4 relative in variances and ~1e-6 in EB
+#: effects on the sample, enough to change a report's 6th digit), and a second difference with steps of 1e-4
+#: amplifies them to ~1e-4 in the variances' standard errors.  Everything else (the GLS fit at the optimum,
+#: EB effects and their variances, the integrated EB) uses the structured solver.
+REFERENCE_FOR_DERIVATIVES = True
+
+
+def reference(ss: SuffStats) -> SuffStats:
+    """The statistics the derivatives are taken on (see :data:`REFERENCE_FOR_DERIVATIVES`)."""
+    return dense_only(ss) if REFERENCE_FOR_DERIVATIVES else ss
+
+
 def fast_candidate(ss: SuffStats, method: str, theta0: np.ndarray, reml: bool, maxiter: int):
     """Optimise the profiled (RE)ML over ``theta`` with one scipy method.
 
-    Returns ``(theta, llf, converged)``; ``'nm'`` is Nelder–Mead then an L-BFGS-B polish.
+    Returns ``(theta, llf, converged)``; ``'nm'`` is Nelder–Mead then an L-BFGS-B polish.  The objective is
+    evaluated on the dense reference path (see :data:`REFERENCE_FOR_DERIVATIVES`).
     """
+    ref = reference(ss)
+
     def objective(theta):
         psi, gam = unpack_theta(theta, ss.q)
-        val = profiled_llf(psi, gam, ss, reml)
+        val = profiled_llf(psi, gam, ref, reml)
         return -val / ss.n if np.isfinite(val) else 1e10
 
     scipy_name = {"lbfgs": "L-BFGS-B", "bfgs": "BFGS", "powell": "Powell", "nm": "Nelder-Mead",
@@ -385,7 +648,7 @@ def fast_candidate(ss: SuffStats, method: str, theta0: np.ndarray, reml: bool, m
         theta = res.x
     converged = bool(res.success) or _grad_small(objective, theta, ss.n)
     psi, gam = unpack_theta(theta, ss.q)
-    return theta, profiled_llf(psi, gam, ss, reml), converged
+    return theta, profiled_llf(psi, gam, ref, reml), converged  # the llf that ranks the candidates, too
 
 
 def _grad_small(objective, theta, n: int, tol: float = 1e-3) -> bool:
@@ -456,12 +719,13 @@ def variance_inference(ss: SuffStats, psi, gam, scale, boundary, reml: bool):
     """
     corr, free_corr = _eta_layout(psi, gam, boundary)
     eta = _eta_vector(scale, psi, gam, boundary, free_corr, corr)
+    ref = reference(ss)
 
     def to_abs(e):
         return _eta_to_abs(e, ss.q, ss.k, boundary, free_corr, corr)
 
     def llf(e):
-        return full_llf(*to_abs(e), ss, reml)
+        return full_llf(*to_abs(e), ref, reml)
 
     hess = approx_hess3(eta, llf)
     info = -(hess + hess.T) / 2
@@ -487,7 +751,7 @@ def blup_variance_from_eta(ss: SuffStats, eta, cov, to_abs, reml: bool) -> np.nd
 
     def blup(e):
         s2, psi_abs, gam_abs = to_abs(e)
-        return gls_fit(psi_abs / s2, gam_abs / s2, ss, reml).blup
+        return gls_blup(psi_abs / s2, gam_abs / s2, ss)
 
     h = 1e-5
     grads = np.stack([(blup(eta + h * e) - blup(eta - h * e)) / (2 * h) for e in np.eye(len(eta))],
@@ -530,20 +794,32 @@ def integrated_eb(ss: SuffStats, psi, gam, scale: float, reml: bool,
     while llf(upper) > top - INTEGRATION_DROP and upper < 1e3 * scale:
         upper *= 2.0
     grid = np.linspace(0.0, upper, n_grid)
-    ll = np.array([llf(t) for t in grid])
-    w = np.exp(ll - np.nanmax(ll))
-    w[~np.isfinite(w)] = 0.0
-    w[[0, -1]] *= 0.5  # trapezoid rule
-    w /= w.sum()
+    # one factorisation per grid point gives its likelihood and its EB fit; the moments are summed on the
+    # way with weights relative to the likelihood at the estimate (normalised at the end), so no grid
+    # point's effects are kept
+    total, ref = 0.0, top if np.isfinite(top) else -np.inf
     mean = np.zeros(ss.kind.shape)
     second = np.zeros(ss.kind.shape)
-    for t, wt in zip(grid, w, strict=True):
-        if wt < 1e-12:
+    for i, t in enumerate(grid):
+        core = gls_core(np.array([[t / scale]]), gam, ss)
+        if core is None:
             continue
-        fit = gls_fit(np.array([[t / scale]]), gam, ss, reml)
+        ll = _full_from_core(scale, core[0], core[1], ss, reml)
+        if not np.isfinite(ll):
+            continue
+        if ll > ref:  # a new reference: rescale what is summed so far
+            shrink = np.exp(ref - ll)
+            total, mean, second, ref = total * shrink, mean * shrink, second * shrink, ll
+        wt = np.exp(ll - ref) * (0.5 if i in (0, n_grid - 1) else 1.0)  # trapezoid rule
+        if wt == 0.0:
+            continue
+        fit = _fit_from_core(core, ss, reml)
         pev = fit.blup_pev * (scale / fit.scale)  # residual variance held at its estimate
+        total += wt
         mean += wt * fit.blup
         second += wt * (pev + fit.blup**2)
+    mean /= total
+    second /= total
     return mean, np.clip(second - mean**2, 0, None)
 
 

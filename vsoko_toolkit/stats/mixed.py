@@ -266,7 +266,7 @@ def fast_candidates(ss: core.SuffStats, methods: Sequence[str], theta0: np.ndarr
         try:
             theta, llf, conv = core.fast_candidate(ss, method, theta0, reml, MAXITER[method])
             psi, gam = core.unpack_theta(theta, ss.q)
-            scale = core.gls_fit(psi, gam, ss, reml).scale
+            scale = core.gls_fit(psi, gam, core.reference(ss), reml).scale
             out.append(Candidate(method, llf, conv, variances_dict(psi, gam, scale, names),
                                  theta))
         except Exception as err:  # noqa: BLE001
@@ -645,7 +645,7 @@ def summarise_fit(design, ss, cands, sel: Selection, names, reml: bool, engine: 
     """All tables and warnings at the kept candidate."""
     win = cands[sel.winner]
     psi, gam = core.unpack_theta(win.theta, ss.q)
-    gls = core.gls_fit(psi, gam, ss, reml)
+    gls = core.gls_fit(psi, gam, core.reference(ss), reml)  # its scale is where the Hessian is taken
     warn = list(sel.warnings)
     if abs(gls.llf - win.llf) > 1e-6 * max(1.0, abs(win.llf)):
         warn.append(EngineWarning(
