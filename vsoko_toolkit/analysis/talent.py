@@ -137,7 +137,7 @@ def _per_student(con, years: list[int]) -> pd.DataFrame:
         f"""SELECT school_id, year, student_id,
                    sum(CASE WHEN status IN ('prize', 'winner') THEN 1 ELSE 0 END)::INTEGER AS prizes
               FROM olympiads WHERE school_id IS NOT NULL AND year IN ({','.join('?' * len(years))})
-             GROUP BY ALL""", years).df()
+             GROUP BY ALL ORDER BY school_id, year, student_id""", years).df()  # the bootstrap draws rows by position
 
 
 def _stages(con, school_id: str, years: list[int]) -> pd.DataFrame:
