@@ -22,7 +22,7 @@ from vsoko_toolkit.indicators import (
     self_examination_xlsx,
 )
 from vsoko_toolkit.indicators.evaluate import STATUS_RU
-from vsoko_toolkit.indicators.loader import builtin_dir, read_yaml
+from vsoko_toolkit.indicators.loader import MANIFEST, builtin_dir, read_yaml, validated_manifest
 from vsoko_toolkit.stats.intervals import wilson_interval
 from vsoko_toolkit.warehouse.store import connect
 
@@ -78,7 +78,12 @@ def test_every_builtin_yaml_loads_and_validates():
     files = sorted(builtin_dir().glob("*.yaml"))
     assert {f.stem for f in files} == {"self_examination_1324", "quality_index", "vsoko_map"}
     for f in files:
-        read_yaml(f)  # raises on a schema violation
+        read_yaml(f, check=True)  # raises on a schema violation
+    # validated as they are now: at run time they are not validated again (no jsonschema import in chapter 08)
+    manifest = json.loads((builtin_dir() / MANIFEST).read_text(encoding="utf-8"))
+    assert manifest == validated_manifest(), (
+        "a built-in framework (or the schema) changed: regenerate "
+        f"{builtin_dir() / MANIFEST} with json.dumps(validated_manifest(), indent=1)")
     fws = {f.id: f for f in load_frameworks()}
     se = fws["self_examination_1324"]
     ids = [i.id for i in se.indicators]
@@ -289,3 +294,20 @@ def test_custom_indicator_by_yaml_alone_reaches_the_book(db, tmp_path, monkeypat
     html = (book.html_index.parent / "chapters" / "08_indicators.html").read_text(encoding="utf-8")
     assert name in html and "2 / 50,0" in html  # the custom row, with its computed value
     assert "Показатели самообследования" in html and "Индекс качества общего образования" in html
+
+
+def test_an_edited_builtin_or_a_custom_file_is_validated_at_run_time(tmp_path, monkeypatch):
+    """Only an unchanged built-in file skips the schema check: a copy elsewhere, or a built-in file whose
+    content no longer matches the manifest, is validated (and a broken one rejected)."""
+    from vsoko_toolkit.indicators import loader
+
+    src = builtin_dir() / "vsoko_map.yaml"
+    broken = src.read_text(encoding="utf-8").replace("id: vsoko_map", "id: 17", 1)
+    assert broken != src.read_text(encoding="utf-8")
+    (tmp_path / "vsoko_map.yaml").write_text(broken, encoding="utf-8")
+    with pytest.raises(loader.FrameworkError):
+        read_yaml(tmp_path / "vsoko_map.yaml")
+    assert loader._prevalidated(src, src.read_bytes())
+    assert not loader._prevalidated(src, broken.encode("utf-8"))
+    monkeypatch.setattr(loader, "builtin_dir", lambda: tmp_path)  # the same bytes in "the built-in folder"
+    assert not loader._prevalidated(tmp_path / "vsoko_map.yaml", broken.encode("utf-8"))  # no manifest there

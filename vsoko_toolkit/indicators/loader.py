@@ -10,6 +10,7 @@ the quality index's indicators. Any error names the file and the offending key, 
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import os
@@ -148,17 +149,51 @@ def load_frameworks(extra_dirs=()) -> tuple[Framework, ...]:
     return tuple(sorted(out, key=lambda f: (rank.get(f.id, len(ORDER)), f.id)))
 
 
-def read_yaml(path: Path) -> dict:
-    """Parse and schema-validate one framework file."""
+#: The built-in framework files as the test suite validated them (sha256 of the schema and of each file): an
+#: unchanged built-in file is not validated again at run time, which spares every chapter that reads the
+#: frameworks the import of jsonschema (~1 s: it compiles the IRI grammars of its format checker). A custom
+#: file, or a built-in one edited after installation, is always validated.
+MANIFEST = "VALIDATED.json"
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def validated_manifest() -> dict:
+    """What :data:`MANIFEST` must hold for the built-in files as they are (a test validates them and checks
+    the file against this)."""
+    schema_text = resources.files("vsoko_toolkit.indicators").joinpath("framework.schema.json").read_bytes()
+    return {"schema": _sha(schema_text),
+            "files": {f.name: _sha(f.read_bytes()) for f in sorted(builtin_dir().glob("*.y*ml"))}}
+
+
+def _prevalidated(path: Path, data: bytes) -> bool:
+    path = Path(path).resolve()
+    if path.parent != builtin_dir().resolve() or not (path.parent / MANIFEST).is_file():
+        return False
     try:
-        doc = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        manifest = json.loads((path.parent / MANIFEST).read_text(encoding="utf-8"))
+    except ValueError:
+        return False
+    schema_text = resources.files("vsoko_toolkit.indicators").joinpath("framework.schema.json").read_bytes()
+    return manifest.get("schema") == _sha(schema_text) and manifest.get("files", {}).get(path.name) == _sha(data)
+
+
+def read_yaml(path: Path, check: bool | None = None) -> dict:
+    """Parse and schema-validate one framework file (``check=None``: unless it is a built-in file as
+    validated by the test suite, :data:`MANIFEST`)."""
+    try:
+        data = Path(path).read_bytes()
+        doc = yaml.safe_load(data.decode("utf-8"))
     except yaml.YAMLError as err:
         raise FrameworkError(f"Файл {path}: не удаётся разобрать YAML: {err}") from err
     except UnicodeDecodeError as err:
         raise FrameworkError(f"Файл {path}: не в кодировке UTF-8.") from err
     if not isinstance(doc, dict):
         raise FrameworkError(f"Файл {path}: ожидается словарь с ключами id, title, kind, groups.")
-    validate(doc, path)
+    if check or (check is None and not _prevalidated(path, data)):
+        validate(doc, path)
     return doc
 
 
