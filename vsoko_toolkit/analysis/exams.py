@@ -164,6 +164,8 @@ class ExamResult(AnalysisResult):
         return axes
 
     def _hist(self, ax, kind: str, subject: str, public: bool = False):
+        from matplotlib.ticker import MaxNLocator
+
         from ..privacy import MIN_GROUP
 
         s = self.scores
@@ -192,6 +194,7 @@ class ExamResult(AnalysisResult):
                      f" (др. школы {ph.num(row['muni_mean'], 1)})", fontsize=8, y=1.0)
         ax.set_xlabel("тестовый балл" if kind == "EGE" else "первичный балл", fontsize=8)
         ax.set_ylabel("учеников", fontsize=8)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # a count of students: no "1,5 ученика"
         if len(th):
             ax.legend(fontsize=6)
         return ax
