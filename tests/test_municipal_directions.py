@@ -57,7 +57,14 @@ def test_dashboard_on_the_sample(sample_con, tmp_path):
     assert {s.analysis for s in res.skipped} == {"msoko_direction_5", "msoko_direction_8"}
     _check_rules(tb)
     assert {"d1.good", "d1.quality.Математика", "d2.vpr_low", "d2.gap", "d3.winners", "d4.profile",
-            "d6.category", "d7.student.climate"} <= set(tb["indicator_id"])
+            "d4.continue_9", "d4.university_11", "d6.category", "d7.student.climate"} <= set(tb["indicator_id"])
+    # graduates' destinations: counts of the school's grade 9 graduates, shares with their intervals
+    dest = tb[(tb["indicator_id"] == "d4.continue_9") & (tb["level"] == "school") & (tb["year"] == 2025)]
+    n9 = sample_con.execute("""SELECT e.school_id, count(DISTINCT d.student_id) FROM destinations d JOIN enrollments e
+                                 ON e.student_id = d.student_id AND e.year = d.year AND e.grade = d.grade
+                                WHERE d.year = 2025 AND d.grade = 9 GROUP BY ALL""").fetchall()
+    assert dict(zip(dest["school_id"], dest["n"], strict=True)) == dict(n9)
+    assert (dest["ci_low"] <= dest["value"]).all() and (dest["value"] <= dest["ci_high"]).all()
     # olympiads per 100 students with counts beside: n students, value in 0..100
     olymp = tb[tb["indicator_id"] == "d3.all"]
     assert olymp["value"].between(0, 100).all() and (olymp["n"] > 0).all()

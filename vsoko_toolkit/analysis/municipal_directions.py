@@ -16,7 +16,10 @@ the municipality, their **status against the previous year** and what data is mi
    municipal and higher stages) and winners and prize-winners (municipal and higher) per 100 students;
 4. self-determination — ``d4.profile`` share of grade 10–11 students in profile classes (``classes.profile``
    other than «универсальный»), ``d4.ege_choice`` share of grade 11 graduates with an ЕГЭ in a subject
-   other than Russian and mathematics; codes ``msoko.4.*`` from ``indicators.csv``;
+   other than Russian and mathematics; from graduates' destinations (optional ``destinations``)
+   ``d4.continue_9`` share of grade 9 graduates who go on studying (a 10th grade or a college) and
+   ``d4.university_11`` share of grade 11 graduates entering a university; codes ``msoko.4.*`` from
+   ``indicators.csv``;
 5. effectiveness of school heads — ``d5.vsoko_map`` the points of the ВСОКО effectiveness map
    (``vsoko_map.*`` codes of ``indicators.csv``, sum) and codes ``msoko.5.*``;
 6. teachers' professional development — teachers with a load that year: ``d6.category`` share with the
@@ -255,6 +258,30 @@ def _unexcused(con, years) -> pd.DataFrame:
     return _mean_stats(d, "share") if len(d) else pd.DataFrame()
 
 
+def _destinations(con, years) -> list[tuple[Ind, pd.DataFrame]]:
+    """Direction 4 from graduates' destinations (optional ``destinations``): the share of grade 9 graduates who
+    go on studying (a 10th grade or a college) and of grade 11 graduates who enter a university. A graduate's
+    school is the one he or she finished that grade in (``enrollments`` of the year, same grade)."""
+    d = pd.DataFrame()
+    if _rows(con, "destinations"):
+        d = _df(con, """
+            SELECT any_value(e.school_id ORDER BY e.date_out NULLS FIRST) AS school_id, d.year, d.student_id,
+                   any_value(d.grade) AS grade, any_value(d.destination) AS destination
+              FROM destinations d JOIN enrollments e
+                ON e.student_id = d.student_id AND e.year = d.year AND e.grade = d.grade
+             WHERE d.year IN (?, ?) GROUP BY d.year, d.student_id""", years)
+    need = "destinations.csv (куда ушли выпускники)"
+    out = []
+    for key, grade, name, flag in (
+            ("d4.continue_9", 9, "Доля выпускников 9 классов, продолживших обучение (10 класс или колледж)",
+             ("own_10", "other_10", "spo")),
+            ("d4.university_11", 11, "Доля выпускников 11 классов, поступивших в вузы", ("university",))):
+        g = d[d["grade"] == grade] if len(d) else d
+        out.append((Ind(key, 4, name, "share", needs_ru=need),
+                    _share_stats(g.assign(f=g["destination"].isin(flag)), "f") if len(g) else pd.DataFrame()))
+    return out
+
+
 def _read(con, years, catalogue: dict) -> list[tuple[Ind, pd.DataFrame]]:
     """Indicators of directions 4–8 read from ``indicators.csv`` (exact values per school)."""
     from ..indicators.evaluate import parse_value
@@ -349,6 +376,7 @@ def _computed(con, year: int, opts: dict, schools: pd.DataFrame) -> list[tuple[I
         choice = _share_stats(g[has_ege], "f") if has_ege.any() else pd.DataFrame()
     out.append((Ind("d4.ege_choice", 4, "Доля выпускников 11 классов, сдававших ЕГЭ по предмету по выбору",
                     "share", needs_ru="assessments.csv (ЕГЭ)"), choice))
+    out += _destinations(con, years)
     tch = _teachers(con, years, opts)
     for key, name, need in (("d6.category", "Доля учителей с высшей или первой квалификационной категорией",
                              "teachers.csv и assignments.csv"),
