@@ -9,7 +9,7 @@ from conftest import MINI, write_folder
 
 from vsoko_toolkit import ingest
 from vsoko_toolkit.pipeline.batch import run_batch
-from vsoko_toolkit.pipeline.chapters import CHAPTERS
+from vsoko_toolkit.pipeline.chapters import CHAPTERS, notebook_dir
 
 FEW = tuple(c for c in CHAPTERS if c.stem in ("02_context", "03_results"))
 
@@ -72,3 +72,32 @@ def test_a_warehouse_made_before_the_newest_optional_tables_still_batches_and_su
     assert data_hash(old, 2025) != data_hash(db, 2025)
     rows = summary(old)["tables"].set_index("table")["rows"]
     assert rows["destinations"] == 0 and rows["period_marks"] > 0
+
+
+def test_the_rollup_counts_only_schools_whose_run_succeeded_and_covers_the_whole_year(db, tmp_path):
+    """A school whose chapter failed wrote a findings.json, but the roll-up leaves it out; a later batch of one
+    school updates the roll-up of all schools instead of replacing it with its own."""
+    import nbformat
+    import pandas as pd
+    from openpyxl import load_workbook
+
+    src = tmp_path / "nb"
+    src.mkdir()
+    nb = nbformat.read(notebook_dir() / "03_results.ipynb", as_version=4)
+    at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])) + 1
+    nb.cells.insert(at, nbformat.v4.new_code_cell('if school_id == "S02":\n    raise RuntimeError("planted")'))
+    nbformat.write(nb, src / "03_results.ipynb")
+    few = tuple(c for c in CHAPTERS if c.stem == "03_results")
+    res = run_batch(db, 2025, tmp_path / "out", workers=2, chapters=few, notebooks=src)
+    assert res.ran == ["S01"] and list(res.failed) == ["S02"]
+    assert (tmp_path / "out" / "S02" / "2025" / "findings.json").is_file()  # written, but not counted
+    def analysed(path) -> str:
+        return load_workbook(path)["Пояснение"]["A1"].value
+
+    assert "школ с выполненным анализом: 1." in analysed(res.rollup)
+    by = pd.read_csv(res.rollup.parent / "by_municipality.csv")
+    assert by["schools"].eq(1).all()
+    assert set(pd.read_csv(res.rollup.parent / "findings.csv")["school_id"]) <= {"S01"}
+    ok = run_batch(db, 2025, tmp_path / "out", schools=["S02"], workers=1, chapters=few)
+    assert ok.ran == ["S02"] and res.rollup == ok.rollup
+    assert "школ с выполненным анализом: 2." in analysed(ok.rollup)  # S01, not in this batch, still counts

@@ -282,6 +282,8 @@ def batch_cmd(
         console.print(f"[red]Школа {school}:[/] {error.splitlines()[0]}")
     if res.rollup is not None:
         console.print(f"Сводка по муниципалитетам (какие находки в каком муниципалитете чаще): {res.rollup}")
+    if res.rollup_error:
+        console.print(f"[red]Сводку по муниципалитетам записать не удалось:[/] {res.rollup_error.splitlines()[-1]}")
     if not res.ok:
         raise typer.Exit(code=1)
 

@@ -134,7 +134,7 @@ class FactorResult(AnalysisResult):
 
 #: The code the municipal fits depend on: a change in any of these makes the saved fits stale (warehouse.fitcache).
 _FIT_MODULES = ("vsoko_toolkit.analysis.factors", "vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed",
-                "vsoko_toolkit.stats._mixed_fast")
+                "vsoko_toolkit.stats._mixed_fast", "vsoko_toolkit.stats.intervals")
 
 
 def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: str = "fast",

@@ -76,8 +76,13 @@ def regional_rollup(findings: pd.DataFrame, schools: pd.DataFrame, year: int, al
     ``municipality``, ``analysed``)."""
     from scipy.stats import fisher_exact
 
-    schools = schools.assign(municipality=schools["municipality"].fillna("").astype(str))
+    schools = schools.assign(municipality=schools["municipality"].fillna("").astype(str),
+                             school_id=schools["school_id"].astype(str))
     done = schools[schools["analysed"].astype(bool)]
+    # a finding counts only for an analysed school, under that school's municipality
+    of = dict(zip(done["school_id"], done["municipality"], strict=True))
+    findings = findings[findings["school_id"].astype(str).isin(of)]
+    findings = findings.assign(municipality=findings["school_id"].astype(str).map(of))
     size = done.groupby("municipality")["school_id"].nunique()
     total = int(size.sum())
     kinds = (findings.groupby(["area", "kind"], dropna=False)["polarity"].first().reset_index()

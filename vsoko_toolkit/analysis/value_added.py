@@ -347,8 +347,9 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
 def _settle(d: pd.DataFrame) -> pd.DataFrame:
     """The model's rows with computed floats rounded to 9 decimals. DuckDB's parallel sums (e.g. of the ВПР
     z-scores) differ in the 16th digit from one read to the next, and an optimizer that stops within its
-    tolerance carries that into the 6th digit of an interval; rounded, the same rows always give the same fit
-    (and the fit cache's key, :func:`_data_hash`, is blind to those bits anyway)."""
+    tolerance carries that into the 6th digit of an interval; rounded, the same rows give the same fit (unless a
+    value falls exactly on a rounding boundary, which 16th-digit noise makes vanishingly rare); the fit cache's
+    key, :func:`_data_hash`, is blind to those bits anyway."""
     floats = d.select_dtypes("floating").columns
     return d.assign(**{c: d[c].round(9) for c in floats}) if len(floats) else d
 

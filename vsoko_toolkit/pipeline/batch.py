@@ -38,6 +38,7 @@ class BatchResult:
     cached: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # school -> what went wrong (Russian or the error)
     rollup: Path | None = None  # the regional roll-up's XLSX (OUT/_rollup/<year>/rollup.xlsx)
+    rollup_error: str | None = None  # why the roll-up could not be written (the schools' results stand)
 
     @property
     def ok(self) -> bool:
@@ -133,8 +134,9 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
             result.cached.append(s)
         else:
             todo.append((db, s, int(year), profile, out, key, chapters, notebooks, cycles[s], threads))
-    # the models every school of a municipality shares are fitted once, before its schools run
-    shared = sorted({reads.get(args[1], db) for args in todo})
+    # the models every school of a municipality shares are fitted once, before its schools run; on a region only
+    # the extracts (a school without one fails on its own: never fit the whole region for it)
+    shared = sorted({reads[a[1]] for a in todo if a[1] in reads} if reads else {db} if todo else set())
     bar = _progress(progress, len(todo))
     if scheduler:
         from distributed import Client
@@ -155,7 +157,10 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
                 bar()
     bar(done=True)
     if rollup:
-        result.rollup = write_region_rollup(db, year, out, schools)
+        try:
+            result.rollup = write_region_rollup(db, year, out, failed=set(result.failed))
+        except Exception:  # noqa: BLE001 - the schools' results stand; the roll-up's failure is reported
+            result.rollup_error = traceback.format_exc()
     return result
 
 
@@ -204,9 +209,13 @@ def shared_fits(db: str, year: int) -> str | None:
         con.close()
 
 
-def write_region_rollup(db: str, year: int, out, schools: list[str]) -> Path | None:
-    """The batch's regional roll-up (:mod:`vsoko_toolkit.analysis.regional`) into ``OUT/_rollup/<year>/``, computed
-    once from the schools' findings; returns the XLSX, or None when no school of the batch has findings."""
+def write_region_rollup(db: str, year: int, out, failed=frozenset()) -> Path | None:
+    """The regional roll-up (:mod:`vsoko_toolkit.analysis.regional`) into ``OUT/_rollup/<year>/``, computed once
+    from the schools' findings; returns the XLSX, or None when no school has a successful run.
+
+    It covers every school of the year under ``OUT`` whose last run succeeded (its cache stamp is written only
+    then) and did not fail in this batch, so a batch of a few schools updates the region's roll-up instead of
+    replacing it with theirs, and a failed school's partial or older findings are never counted."""
     import pandas as pd
 
     from ..analysis.regional import read_findings, regional_rollup
@@ -220,8 +229,10 @@ def write_region_rollup(db: str, year: int, out, schools: list[str]) -> Path | N
     finally:
         con.close()
     of = {s: m for m, members in groups.items() for s in members}
+    schools = schools_of(db, year)
     table = pd.DataFrame({"school_id": schools, "municipality": [of.get(s) or "" for s in schools]})
-    found, analysed = read_findings(out, year, table)
+    ok = {s for s in schools if s not in failed and (Path(out) / s / str(year) / STAMP).is_file()}
+    found, analysed = read_findings(out, year, table[table["school_id"].isin(ok)])
     if not analysed:
         return None
     table["analysed"] = table["school_id"].isin(analysed)
