@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,7 +27,7 @@ from pathlib import Path
 from ..contract.normalize import q
 from ..contract.spec import TABLES
 from .chapters import CHAPTERS, notebook_dir
-from .run import run_school
+from .run import kernel_threads, run_school
 
 STAMP = "cache_key.txt"
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -150,7 +151,10 @@ def run_batch(db, year: int, out, schools=None, profile: str = "internal", worke
                 _record(result, *fut.result())
                 bar()
     else:
-        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+        # spawned with the thread limit in their environment: the shared fits' BLAS pools, and the kernels', get
+        # one share of the cores each (a forked worker would keep this process's pool of all cores)
+        with kernel_threads(threads), ProcessPoolExecutor(max_workers=max(1, workers),
+                                                           mp_context=mp.get_context("spawn")) as pool:
             list(pool.map(shared_fits, shared, [int(year)] * len(shared)))
             for fut in as_completed([pool.submit(_one, *args) for args in todo]):
                 _record(result, *fut.result())

@@ -198,7 +198,7 @@ def limit_kernel_threads(threads: int) -> None:
 
 
 @contextlib.contextmanager
-def _kernel_threads(threads: int):
+def kernel_threads(threads: int):
     """The kernel started inside gets ``threads`` BLAS/OpenMP threads (a variable already set wins); the
     environment is restored after. Chapters side by side on all cores, each with a BLAS pool of all cores,
     oversubscribe the CPU: on the sample, chapters 03 + 05 took 11.0 s of wall time with the default pools and
@@ -226,7 +226,7 @@ def _execute(src: str, dst: str, params: dict, kernel_name: str, cwd: str, stem:
     with open(log_dir / f"{stem}.log", "w") as log:  # the kernel's own chatter goes to the chapter's log
         os.dup2(log.fileno(), 2)
         try:
-            with _kernel_threads(threads):
+            with kernel_threads(threads):
                 _papermill(pm, src, dst, params, kernel_name, cwd, rec)
         finally:
             os.dup2(saved, 2)
