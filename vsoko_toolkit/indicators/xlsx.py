@@ -14,10 +14,11 @@ import re
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 
 from ..privacy import MIN_GROUP
 from ..report import text as t
+from ..report.xlsx import append_header
 from .evaluate import STATUS_RU, IndicatorResult
 
 HEADERS = ("№ п/п", "Показатели", "Единица измерения", "Значение", "Источник")
@@ -58,11 +59,7 @@ def self_examination_xlsx(result: IndicatorResult, path, public: bool = False) -
         ws.append([f"{fw.source}" if fw.source else ""])
         ws.append([f"Школа {result.school_id}, {t.academic_year(result.year)} учебный год"])
         header = [*HEADERS, *(SCORE_HEADERS if scored else ())]
-        ws.append(header)
-        for cell in ws[ws.max_row]:
-            cell.font = Font(bold=True)
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
-            cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        append_header(ws, header)
         for i, w in enumerate(_WIDTHS[:len(header)]):
             ws.column_dimensions["ABCDEFG"[i]].width = w
         d = result.framework(fw.id)

@@ -94,13 +94,12 @@ def schools_of(db, year: int) -> list[str]:
 def _one(db: str, school: str, year: int, profile: str, out: str, key: str, chapters, notebooks,
          cyclogram=None, threads: int = 1) -> tuple[str, str | None]:
     """Run one school; return (school, None) on success or (school, error text). Schools run side by side, so
-    each school's kernels get ``threads`` BLAS threads (:func:`~.run.limit_kernel_threads`)."""
-    from .run import limit_kernel_threads
-
-    limit_kernel_threads(threads)
+    each school's kernels get ``threads`` BLAS threads (:func:`~.run.kernel_threads`; on a dask worker the
+    environment is restored after)."""
     try:
-        res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
-                         cyclogram=cyclogram)
+        with kernel_threads(threads):
+            res = run_school(db, school, year, profile, out, chapters=chapters, notebooks=notebooks, workers=1,
+                             cyclogram=cyclogram)
     except Exception as exc:  # noqa: BLE001 - a school's failure is reported, never propagated
         return school, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     if not res.ok:

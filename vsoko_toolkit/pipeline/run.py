@@ -190,13 +190,6 @@ def execute_chapters(run_dir: Path, src_dir: Path, chapters: tuple[Chapter, ...]
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
-def limit_kernel_threads(threads: int) -> None:
-    """Give every kernel started later from this process ``threads`` BLAS/OpenMP threads, unless already set (by
-    the user, or by a batch running schools side by side: a batch worker calls this)."""
-    for name in THREAD_VARIABLES:
-        os.environ.setdefault(name, str(int(threads)))
-
-
 @contextlib.contextmanager
 def kernel_threads(threads: int):
     """The kernel started inside gets ``threads`` BLAS/OpenMP threads (a variable already set wins); the

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..contract.spec import HEADER_LABELS
+from .xlsx import append_header
 
 _WIDTHS = {"problem": 50, "action": 60, "target_ids": 24, "subject": 18, "responsible": 18, "metric": 18}
 COLUMNS: tuple[tuple[str, str, int], ...] = tuple(
@@ -58,11 +58,7 @@ def write_action_plan(doc: dict, path, school_id: str, year: int) -> Path:
     wb = Workbook()
     ws = wb.active
     ws.title = "План мероприятий"
-    ws.append([c[1] for c in COLUMNS])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    append_header(ws, [c[1] for c in COLUMNS])
     for i, (_, _, width) in enumerate(COLUMNS, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     rows = plan_rows(doc, school_id, year)

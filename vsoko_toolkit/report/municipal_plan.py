@@ -30,10 +30,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from ..contract.spec import HEADER_LABELS
+from .xlsx import append_header
 
 CATALOGUE = ("quality", "success", "mean_mark", "vpr_confirm_share", "vpr_mean_pct")
 _WIDTHS = {"problem": 50, "action": 60, "target_ids": 16, "subject": 16, "responsible": 26, "metric": 20,
@@ -176,11 +177,7 @@ def write_municipal_plan(findings: list[dict], path, municipality: str, year: in
     ws = wb.active
     ws.title = "План мероприятий"
     cols = COLUMNS + EXTRA
-    ws.append([c[1] for c in cols])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    append_header(ws, [c[1] for c in cols])
     for i, (_, _, width) in enumerate(cols, start=1):
         ws.column_dimensions[get_column_letter(i)].width = width
     rows = plan_rows(findings, municipality, year, con, school_names)

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from ..analysis.regional import RegionalRollup
 from . import phrases as ph
+from .xlsx import append_header
 
 KIND_RU = {
     "low_result": "низкие результаты", "high_result": "высокие результаты",
@@ -70,11 +70,7 @@ def findings_ru(f: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sheet(ws, df: pd.DataFrame, widths: dict[str, int] | None = None) -> None:
-    ws.append(list(df.columns))
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    append_header(ws, df.columns)
     for row in df.itertuples(index=False):
         ws.append([None if (isinstance(v, float) and pd.isna(v)) else v for v in row])
     for i, col in enumerate(df.columns, start=1):

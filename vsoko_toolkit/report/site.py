@@ -18,6 +18,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from ..privacy import MIN_GROUP
 from . import text as t
 from .summary import _date, _recommendation, key, real_strengths
+from .xlsx import append_header
 
 COLUMNS = ("№ п/п", "Показатели", "Единица измерения", "Значение", "Источник")
 MISSING = "нет данных"
@@ -138,11 +139,7 @@ def indicators_xlsx(table: pd.DataFrame, path, school_name: str, year: int) -> P
                "(приложение № 2 к приказу Минобрнауки России № 1324)"])
     ws["A1"].font = Font(bold=True, size=12)
     ws.append([f"{school_name}, {t.academic_year(year)} учебный год"])
-    ws.append([*COLUMNS, "Примечание"])
-    for cell in ws[ws.max_row]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    append_header(ws, [*COLUMNS, "Примечание"])
     grey = PatternFill("solid", fgColor="F2F2F2")
     for _, r in table.iterrows():
         ws.append([r[c] for c in COLUMNS] + [_note(r)])
