@@ -19,8 +19,8 @@ MODULES = ("vsoko_toolkit.warehouse.fitcache",)
 def test_the_key_ignores_row_order_and_float_noise():
     d = pd.DataFrame({"a": ["x", "y", "z"], "z": [0.1, 0.2, 0.3]})
     noisy = d.iloc[::-1].assign(z=lambda t: t["z"] + 1e-15)
-    assert va._data_hash(noisy) == va._data_hash(d)
-    assert va._data_hash(d.assign(z=[0.1, 0.2, 0.31])) != va._data_hash(d)
+    assert fitcache.data_hash(noisy) == fitcache.data_hash(d)
+    assert fitcache.data_hash(d.assign(z=[0.1, 0.2, 0.31])) != fitcache.data_hash(d)
 
 
 def test_saved_beside_the_warehouse_owner_only_and_keyed_on_data_and_code(tmp_path):

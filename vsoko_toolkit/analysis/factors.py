@@ -34,7 +34,7 @@ from ..warehouse import fitcache
 from ..warehouse.schema import has_column as _has_column
 from ..warehouse.schema import select_optional
 from .base import AnalysisResult
-from .value_added import _data_hash, progress_data
+from .value_added import progress_data
 
 ALPHA = 0.05
 MIN_ROWS = 60
@@ -134,7 +134,8 @@ class FactorResult(AnalysisResult):
 
 #: The code the municipal fits depend on: a change in any of these makes the saved fits stale (warehouse.fitcache).
 _FIT_MODULES = ("vsoko_toolkit.analysis.factors", "vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed",
-                "vsoko_toolkit.stats._mixed_fast", "vsoko_toolkit.stats.intervals")
+                "vsoko_toolkit.stats._mixed_fast", "vsoko_toolkit.stats.intervals",
+                "vsoko_toolkit.warehouse.fitcache")
 
 
 def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: str = "fast",
@@ -144,9 +145,9 @@ def factor_models(con, school_id: str, year: int, alpha: float = ALPHA, engine: 
     The models are the municipality's and do not depend on the school: they are kept beside the warehouse
     (:mod:`vsoko_toolkit.warehouse.fitcache`, keyed by a hash of the rows read), so the two chapters that show
     them and the other schools of the municipality fit them once."""
-    d = factor_data(con, year)
-    key = ("factor_models", int(year), float(alpha), engine, tuple(methods) if methods else None, _data_hash(d),
-           len(d))
+    d = fitcache.settle(factor_data(con, year))
+    key = ("factor_models", int(year), float(alpha), engine, tuple(methods) if methods else None,
+           fitcache.data_hash(d), len(d))
     saved = fitcache.load(con, key, _FIT_MODULES) if len(d) else None
     if saved is None:
         saved = _fit(d, alpha, engine, methods)

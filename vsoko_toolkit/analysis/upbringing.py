@@ -173,7 +173,7 @@ def _offences(con, school_id: str, year: int) -> tuple[pd.DataFrame, list]:
 
             X = add_constant(g["year"].to_numpy(dtype=float) - year)
             fit = GLM(g["count"].to_numpy(), X, family=families.Poisson(),
-                         offset=np.log(g["n"].to_numpy(dtype=float))).fit()
+                      offset=np.log(g["n"].to_numpy(dtype=float))).fit()
             b, se = float(fit.params[1]), float(fit.bse[1])
             trends.append({"kind": kind, "irr": np.exp(b), "irr_lower": np.exp(b - 1.96 * se),
                            "irr_upper": np.exp(b + 1.96 * se), "p_value": float(fit.pvalues[1]),
@@ -238,7 +238,7 @@ def _association(con, year: int) -> pd.DataFrame | None:
 
     X = add_constant(d[["active", "gpa_prev"]].astype(float))
     fit = OLS(d["gpa"].astype(float), X).fit(cov_type="cluster",
-                                                cov_kwds={"groups": pd.factorize(d["class_id"])[0]})
+                                             cov_kwds={"groups": pd.factorize(d["class_id"])[0]})
     lo, hi = fit.conf_int().loc["active"]
     return pd.DataFrame([{"outcome": "gpa", "exposure": "any_activity", "adjusted_for": "gpa_prev",
                           "estimate": float(fit.params["active"]), "lower": float(lo), "upper": float(hi),

@@ -302,7 +302,8 @@ def _unit_effects(d: pd.DataFrame, formula: str, unit_type: str, engine: str, me
 _CACHE: OrderedDict = OrderedDict()  # fits keyed by a hash of their input data: schools of one run share them
 _CACHE_SIZE = 8
 #: The code a municipal fit depends on: a change in any of these makes the saved fits stale (warehouse.fitcache).
-_FIT_MODULES = ("vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed", "vsoko_toolkit.stats._mixed_fast")
+_FIT_MODULES = ("vsoko_toolkit.analysis.value_added", "vsoko_toolkit.stats.mixed", "vsoko_toolkit.stats._mixed_fast",
+                "vsoko_toolkit.warehouse.fitcache")
 
 
 def municipal_effects(con, year: int, outcome: str, years: int | None = None, engine: str = "fast",
@@ -314,8 +315,8 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     rows read, not of the connection): the schools of one municipality fit once per process, and once per
     warehouse across processes (:mod:`vsoko_toolkit.warehouse.fitcache`, beside the warehouse file)."""
     years = YEARS[outcome] if years is None else int(years)
-    d = _settle(journal_data(con, year, years) if outcome == "journal" else external_data(con, year, years))
-    key = (outcome, int(year), engine, tuple(methods) if methods else None, _data_hash(d), len(d))
+    d = fitcache.settle(journal_data(con, year, years) if outcome == "journal" else external_data(con, year, years))
+    key = (outcome, int(year), engine, tuple(methods) if methods else None, fitcache.data_hash(d), len(d))
     if key in _CACHE:
         _CACHE.move_to_end(key)
         table, models, n_students = _CACHE[key]
@@ -342,25 +343,6 @@ def municipal_effects(con, year: int, outcome: str, years: int | None = None, en
     if len(d):
         fitcache.save(con, key, _FIT_MODULES, (table, models, n_students))
     return table.copy(), dict(models), n_students.copy()
-
-
-def _settle(d: pd.DataFrame) -> pd.DataFrame:
-    """The model's rows with computed floats rounded to 9 decimals. DuckDB's parallel sums (e.g. of the ВПР
-    z-scores) differ in the 16th digit from one read to the next, and an optimizer that stops within its
-    tolerance carries that into the 6th digit of an interval; rounded, the same rows give the same fit (unless a
-    value falls exactly on a rounding boundary, which 16th-digit noise makes vanishingly rare); the fit cache's
-    key, :func:`_data_hash`, is blind to those bits anyway."""
-    floats = d.select_dtypes("floating").columns
-    return d.assign(**{c: d[c].round(9) for c in floats}) if len(floats) else d
-
-
-def _data_hash(d: pd.DataFrame) -> int:
-    """A hash of the model's rows, blind to their order and to the last bits of computed floats (DuckDB's
-    parallel sums, e.g. of the ВПР z-scores, differ in the 16th digit from one read to the next)."""
-    if not len(d):
-        return 0
-    floats = d.select_dtypes("floating").columns
-    return int(pd.util.hash_pandas_object(d.assign(**{c: d[c].round(9) for c in floats}), index=False).sum())
 
 
 def _remember(key, value) -> None:

@@ -25,6 +25,23 @@ from pathlib import Path
 FORMAT = 1
 
 
+def settle(d):
+    """A model's rows (a DataFrame) with computed floats rounded to 9 decimals. DuckDB's parallel sums (e.g. of
+    the ВПР z-scores) differ in the 16th digit from one read to the next, and an optimizer that stops within its
+    tolerance carries that into the 6th digit of an interval; settled, the same rows give the same fit (unless a
+    value falls exactly on a rounding boundary, which 16th-digit noise makes vanishingly rare)."""
+    floats = d.select_dtypes("floating").columns
+    return d.assign(**{c: d[c].round(9) for c in floats}) if len(floats) else d
+
+
+def data_hash(d) -> int:
+    """A hash of a model's rows for the cache key, blind to their order and to the last bits of computed floats
+    (the same rounding as :func:`settle`)."""
+    import pandas as pd
+
+    return int(pd.util.hash_pandas_object(settle(d), index=False).sum()) if len(d) else 0
+
+
 @cache
 def _code_hash(modules: tuple[str, ...]) -> str:
     import importlib
